@@ -1,0 +1,64 @@
+// Retry and fallback rules for the synchronous edge. Pure: the proxies and the saga apply them.
+
+/** Outcome of one HTTP attempt, as far as the retry rule needs to know. */
+export type AttemptOutcome =
+  | { kind: "response"; status: number }
+  | { kind: "network"; code: string }
+  | { kind: "timeout" };
+
+/** Connection failures, timeouts and 502/503/504 may heal on their own; anything else will not. */
+export function isTransient(outcome: AttemptOutcome): boolean {
+  if (outcome.kind !== "response") return true;
+  return outcome.status === 502 || outcome.status === 503 || outcome.status === 504;
+}
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Budget for all attempts and waits together. */
+  maxTotalMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 3,
+  baseDelayMs: 50,
+  maxDelayMs: 1_000,
+  maxTotalMs: 3_000,
+};
+
+/** Exponential backoff with full jitter: spreads retries of many callers instead of syncing them. */
+export function backoffDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/** May attempt `attempt + 1` start, given the time already spent and the wait before it? */
+export function mayRetry(policy: RetryPolicy, attempt: number, elapsedMs: number, delayMs: number): boolean {
+  return attempt < policy.maxAttempts && elapsedMs + delayMs < policy.maxTotalMs;
+}
+
+/** What the saga does with the user check (DESIGN.md fallback rules). */
+export type UserCheck =
+  | { kind: "verified" }
+  | { kind: "refused"; why: "blocked" | "unknown" }
+  | { kind: "unavailable" };
+
+/** User service down or circuit open: trust the identity the gateway verified, mark it unverified. */
+export function userFallback(check: UserCheck): { proceed: boolean; userVerified: boolean } {
+  switch (check.kind) {
+    case "verified":
+      return { proceed: true, userVerified: true };
+    case "refused":
+      return { proceed: false, userVerified: false };
+    case "unavailable":
+      return { proceed: true, userVerified: false };
+  }
+}
+
+/** Inventory down or circuit open: no order, nothing reserved; the client may retry after this many seconds. */
+export const INVENTORY_RETRY_AFTER_SECONDS = 5;

@@ -1,0 +1,55 @@
+// Gives a proxy service one pooled HTTP client for its dependency, closed with the service.
+import type { ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import type { AttemptOutcome, RetryPolicy } from "../domain/resilience";
+import { DependencyUnavailableError, HttpClient } from "../lib/http-client";
+
+export interface HttpDependencyOptions {
+  dependency: string;
+  baseUrl: string;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  connections: number;
+}
+
+export interface HttpDependencyVars {
+  http: HttpClient;
+  retries: number;
+}
+
+/** Unavailability becomes a 503 MoleculerError so the circuit breaker counts it. */
+export function unavailable(err: unknown, dependency: string): never {
+  if (err instanceof DependencyUnavailableError) {
+    throw new Errors.MoleculerRetryableError(err.message, 503, "DEPENDENCY_UNAVAILABLE", {
+      dependency,
+      attempts: err.attempts,
+    });
+  }
+  throw err;
+}
+
+export function httpDependencyMixin(options: HttpDependencyOptions): Partial<ServiceSchema> {
+  return {
+    created() {
+      const vars = this as unknown as HttpDependencyVars & {
+        broker: { metrics: unknown };
+        logger: { warn: (...a: unknown[]) => void };
+      };
+      vars.retries = 0;
+      vars.http = new HttpClient({
+        name: options.dependency,
+        baseUrl: options.baseUrl,
+        timeoutMs: options.timeoutMs,
+        retry: options.retry,
+        connections: options.connections,
+        onRetry: (attempt: number, outcome: AttemptOutcome) => {
+          vars.retries++;
+          vars.logger.warn(`retrying ${options.dependency} call`, { attempt, outcome });
+        },
+      });
+    },
+    async stopped() {
+      await (this as unknown as HttpDependencyVars).http.close();
+    },
+  };
+}

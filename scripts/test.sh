@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole suite: type check, lint, then every test on Node 22. When the servers' URLs are not in
+# the environment, it starts real Kafka, FerretDB and NATS itself (scripts/infra.sh) and stops
+# them afterwards. Extra arguments are test files (default: all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
+echo "== lint"; npx biome check .
+
+if [ -z "${KAFKA_BROKERS:-}" ] || [ -z "${MONGO_URL:-}" ] || [ -z "${NATS_URL:-}" ]; then
+  export INFRA_DIR="${INFRA_DIR:-/tmp/order-service-infra-test-$$}"
+  trap 'bash scripts/infra.sh down >/dev/null 2>&1 || true' EXIT
+  bash scripts/infra.sh up
+  # shellcheck disable=SC1091
+  source "$INFRA_DIR/env"
+fi
+
+files=("$@")
+if [ ${#files[@]} -eq 0 ]; then
+  mapfile -t files < <(find test -name '*.test.ts' | sort)
+fi
+echo "== tests (node $(node --version), ${#files[@]} files)"
+node --import tsx --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,212 @@
+// The only public door. Verifies the JWT (jose, algorithm pinned), rate-limits per user, caps
+// the body, and publishes only the hand-written aliases below. Every error leaves as
+// application/problem+json without internal detail.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { importSPKI, type JWTPayload, jwtVerify } from "jose";
+import type { Context, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { toProblem } from "../domain/problem";
+import { FixedWindowLimiter } from "../domain/rate-limit";
+import type { Config } from "../lib/config";
+import type { AuthenticatedUser, RequestMeta } from "../types/moleculer";
+
+type GatewayRequest = IncomingMessage & { $ctx?: Context<unknown, RequestMeta>; $params?: unknown };
+
+interface ApiVars {
+  verifyKey: Awaited<ReturnType<typeof importSPKI>> | Uint8Array;
+  algorithm: "HS256" | "RS256";
+  limiter: FixedWindowLimiter;
+}
+
+interface ApiMethods {
+  authenticate(
+    ctx: Context<unknown, RequestMeta>,
+    route: unknown,
+    req: GatewayRequest,
+  ): Promise<AuthenticatedUser>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
+class ApiClientError extends Errors.MoleculerClientError {}
+
+export function apiService(
+  config: Config,
+): ServiceSchema<Record<string, unknown>, ApiMethods & Record<string, never>, ApiVars> {
+  return {
+    name: "api",
+    mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
+    settings: {
+      port: config.port,
+      ip: process.env.BIND_ADDRESS ?? "0.0.0.0",
+      // Slow clients may not hold sockets forever.
+      requestTimeout: 15_000,
+      httpServerTimeout: 20_000,
+      log4XXResponses: false,
+      logRequest: "debug",
+      logResponse: "debug",
+      routes: [
+        {
+          name: "probes",
+          path: "/",
+          mappingPolicy: "restrict",
+          autoAliases: false,
+          authentication: false,
+          bodyParsers: false,
+          aliases: {
+            "GET health": "api.health",
+            "GET ready": "api.ready",
+          },
+        },
+        {
+          name: "v1",
+          path: "/api/v1",
+          mappingPolicy: "restrict",
+          autoAliases: false,
+          authentication: true,
+          bodyParsers: { json: { strict: true, limit: config.maxBodyBytes }, urlencoded: false },
+          aliases: {
+            "POST orders": "saga.placeOrder",
+            "GET orders": "orders.listOwn",
+            "GET orders/:id": "orders.getOwn",
+            "POST orders/:id/cancel": "saga.cancelOrder",
+          },
+          onBeforeCall(
+            ctx: Context<unknown, RequestMeta>,
+            _route: unknown,
+            req: IncomingMessage,
+            res: ServerResponse,
+          ) {
+            const requestId = req.headers["x-request-id"];
+            ctx.meta.correlationId =
+              typeof requestId === "string" && REQUEST_ID.test(requestId) ? requestId : randomUUID();
+            res.setHeader("X-Request-Id", ctx.meta.correlationId);
+            const key = req.headers["idempotency-key"];
+            if (key !== undefined) {
+              if (typeof key !== "string" || !IDEMPOTENCY_KEY.test(key)) {
+                throw new ApiClientError(
+                  "Idempotency-Key must be 1-128 characters of [A-Za-z0-9._:-]",
+                  400,
+                  "INVALID_IDEMPOTENCY_KEY",
+                );
+              }
+              ctx.meta.idempotencyKey = key;
+            }
+            const contentType = req.headers["content-type"];
+            if (req.method === "POST" && contentType && !contentType.startsWith("application/json")) {
+              throw new ApiClientError(
+                "Content-Type must be application/json",
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+              );
+            }
+          },
+        },
+      ],
+      onError(this: unknown, _req: IncomingMessage, res: ServerResponse, err: Error) {
+        const problem = toProblem(err as Parameters<typeof toProblem>[0]);
+        if (problem.status >= 500) {
+          (this as { logger: { error: (...a: unknown[]) => void } }).logger.error("request failed", {
+            name: err.name,
+            message: err.message,
+            code: (err as { code?: unknown }).code,
+          });
+        }
+        const { retryAfter, ...body } = problem;
+        if (retryAfter !== undefined) res.setHeader("Retry-After", String(retryAfter));
+        res.setHeader("Content-Type", "application/problem+json");
+        res.writeHead(problem.status);
+        res.end(JSON.stringify(body));
+      },
+    },
+
+    actions: {
+      health: {
+        visibility: "published",
+        handler() {
+          return { status: "UP" };
+        },
+      },
+      ready: {
+        visibility: "published",
+        async handler(ctx: Context<unknown, RequestMeta>) {
+          const needed = ["orders", "saga", "user-proxy", "inventory-proxy", "kafka-bridge"];
+          const live = new Set(
+            this.broker.registry
+              .getServiceList({ onlyAvailable: true, skipInternal: true })
+              .map((s) => s.name),
+          );
+          const services = needed.map((name) => ({ name, available: live.has(name) }));
+          let channel: unknown = null;
+          if (services.find((s) => s.name === "kafka-bridge")?.available) {
+            channel = await ctx.call("kafka-bridge.status").catch(() => null);
+          }
+          const connected =
+            (channel as { health?: { connected?: boolean } } | null)?.health?.connected === true;
+          const ready = services.every((s) => s.available) && connected;
+          if (!ready) ctx.meta.$statusCode = 503;
+          return { status: ready ? "READY" : "NOT_READY", services, channel };
+        },
+      },
+    },
+
+    methods: {
+      async authenticate(
+        ctx: Context<unknown, RequestMeta>,
+        _route: unknown,
+        req: GatewayRequest,
+      ): Promise<AuthenticatedUser> {
+        const header = req.headers.authorization;
+        if (!header?.startsWith("Bearer ")) {
+          throw new ApiClientError("Missing bearer token", 401, "UNAUTHORIZED");
+        }
+        let payload: JWTPayload;
+        try {
+          ({ payload } = await jwtVerify(header.slice(7).trim(), this.verifyKey, {
+            algorithms: [this.algorithm],
+            issuer: config.jwt.issuer,
+            audience: config.jwt.audience,
+            requiredClaims: ["sub", "exp"],
+            clockTolerance: 5,
+          }));
+        } catch {
+          // One answer for every failure: which check failed is nobody's business outside.
+          throw new ApiClientError("Invalid or expired token", 401, "UNAUTHORIZED");
+        }
+        const sub = payload.sub;
+        if (typeof sub !== "string" || sub.length < 1 || sub.length > 128) {
+          throw new ApiClientError("Invalid or expired token", 401, "UNAUTHORIZED");
+        }
+        const verdict = this.limiter.hit(sub, Date.now());
+        if (!verdict.allowed) {
+          throw new ApiClientError("Rate limit exceeded", 429, "RATE_LIMITED", {
+            retryAfter: verdict.retryAfterSeconds,
+          });
+        }
+        const roles = Array.isArray(payload.roles)
+          ? payload.roles.filter((r): r is string => typeof r === "string")
+          : [];
+        const user: AuthenticatedUser = { id: sub, roles };
+        ctx.meta.user = user;
+        return user;
+      },
+    },
+
+    async created() {
+      this.limiter = new FixedWindowLimiter(config.rateLimitPerMinute, 60_000);
+    },
+
+    async started() {
+      if (config.jwt.publicKey) {
+        this.algorithm = "RS256";
+        this.verifyKey = await importSPKI(config.jwt.publicKey, "RS256");
+      } else {
+        this.algorithm = "HS256";
+        this.verifyKey = new TextEncoder().encode(config.jwt.secret);
+      }
+    },
+  };
+}

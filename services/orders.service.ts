@@ -1,0 +1,258 @@
+// The order store: owner-scoped reads and guarded, versioned writes. Business decisions live in
+// domain/order.ts; this service only persists them. Every action is internal to the broker: the
+// gateway publishes its own aliases, never these.
+import type { Context, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import {
+  applyChange,
+  type Change,
+  type Order,
+  type OrderStatus,
+  type TraceContext,
+  toView,
+} from "../domain/order";
+import type { Config } from "../lib/config";
+import { dbMixin } from "../mixins/db.mixin";
+import type { RequestMeta } from "../types/moleculer";
+
+export interface OrdersSettings {
+  pageSizeMax: number;
+}
+
+/** The subset of the moleculer-db adapter API this service relies on (same for NeDB and Mongo). */
+interface OrderAdapter {
+  insert(doc: Order): Promise<Order>;
+  findOne(query: Record<string, unknown>): Promise<Order | null>;
+  find(filters: {
+    query?: Record<string, unknown>;
+    limit?: number;
+    offset?: number;
+    sort?: string[];
+  }): Promise<Order[]>;
+  count(filters: { query?: Record<string, unknown> }): Promise<number>;
+  updateMany(query: Record<string, unknown>, update: Record<string, unknown>): Promise<number>;
+  collection?: {
+    createIndex(spec: Record<string, number>, opts?: Record<string, unknown>): Promise<unknown>;
+  };
+}
+
+export interface GetOwnParams {
+  id: string;
+}
+export interface ListOwnParams {
+  page?: number;
+  pageSize?: number;
+  status?: OrderStatus;
+}
+export interface InsertParams {
+  order: Order;
+}
+export interface GetParams {
+  id: string;
+}
+export interface ApplyChangeParams {
+  id: string;
+  expectedVersion: number;
+  change: Change;
+  trace: TraceContext;
+}
+export interface ScanParams {
+  limit?: number;
+  /** ISO timestamp: pending orders whose deadline is before it. */
+  dueBefore?: string;
+}
+export interface MarkPublishedParams {
+  id: string;
+  eventIds: string[];
+}
+
+export type InsertResult = { created: true; order: Order } | { created: false; existing: Order };
+export type ApplyResult = { applied: true; order: Order } | { applied: false; current: Order | null };
+
+interface OrdersVars {
+  adapter: OrderAdapter;
+}
+
+type OrdersSchema = ServiceSchema<OrdersSettings, Record<string, never>, OrdersVars>;
+
+function isDuplicateKey(err: unknown): boolean {
+  const e = err as { code?: number; errorType?: string } | null;
+  return !!e && (e.code === 11000 || e.errorType === "uniqueViolated");
+}
+
+export function ordersService(config: Config): OrdersSchema {
+  const schema: OrdersSchema = {
+    name: "orders",
+    mixins: [dbMixin({ collection: "orders", mongoUrl: config.mongoUrl })],
+    settings: { pageSizeMax: 100 },
+
+    actions: {
+      getOwn: {
+        params: { id: { type: "string", min: 1, max: 64 }, $$strict: "remove" },
+        async handler(ctx: Context<GetOwnParams, RequestMeta>) {
+          const user = ctx.meta.user;
+          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
+          const order = await this.adapter.findOne({ _id: ctx.params.id, userId: user.id });
+          // Another user's order answers exactly like a missing one, so ids cannot be probed.
+          if (!order) throw new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
+          return toView(order);
+        },
+      },
+
+      listOwn: {
+        params: {
+          page: { type: "number", integer: true, min: 1, max: 100_000, convert: true, optional: true },
+          pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true },
+          status: { type: "enum", values: ["PENDING", "CONFIRMED", "CANCELLED"], optional: true },
+          $$strict: "remove",
+        },
+        async handler(ctx: Context<ListOwnParams, RequestMeta>) {
+          const user = ctx.meta.user;
+          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
+          const page = ctx.params.page ?? 1;
+          const pageSize = Math.min(ctx.params.pageSize ?? 20, this.settings.pageSizeMax);
+          // The filter is built here from the verified identity; nothing from the client reaches it raw.
+          const query: Record<string, unknown> = { userId: user.id };
+          if (ctx.params.status) query.status = ctx.params.status;
+          const [rows, total] = await Promise.all([
+            this.adapter.find({
+              query,
+              limit: pageSize,
+              offset: (page - 1) * pageSize,
+              sort: ["-createdAt", "_id"],
+            }),
+            this.adapter.count({ query }),
+          ]);
+          return { rows: rows.map(toView), page, pageSize, total, totalPages: Math.ceil(total / pageSize) };
+        },
+      },
+
+      insertNew: {
+        visibility: "public",
+        async handler(ctx: Context<InsertParams>): Promise<InsertResult> {
+          try {
+            const order = await this.adapter.insert(ctx.params.order);
+            return { created: true, order };
+          } catch (err) {
+            if (!isDuplicateKey(err)) throw err;
+            const existing = await this.adapter.findOne({ _id: ctx.params.order._id });
+            if (!existing) throw err;
+            return { created: false, existing };
+          }
+        },
+      },
+
+      get: {
+        visibility: "public",
+        async handler(ctx: Context<GetParams>): Promise<Order | null> {
+          return this.adapter.findOne({ _id: ctx.params.id });
+        },
+      },
+
+      applyChange: {
+        visibility: "public",
+        async handler(ctx: Context<ApplyChangeParams>): Promise<ApplyResult> {
+          const { id, expectedVersion, change, trace } = ctx.params;
+          const current = await this.adapter.findOne({ _id: id, version: expectedVersion });
+          if (!current) return { applied: false, current: await this.adapter.findOne({ _id: id }) };
+          const next = applyChange(current, change, trace, new Date());
+          const { _id, ...fields } = next;
+          const updated = await this.adapter.updateMany(
+            { _id: id, version: expectedVersion },
+            { $set: fields },
+          );
+          if (updated !== 1) return { applied: false, current: await this.adapter.findOne({ _id: id }) };
+          return { applied: true, order: next };
+        },
+      },
+
+      /** Orders with events still waiting for the relay. */
+      withPendingOutbox: {
+        visibility: "public",
+        async handler(ctx: Context<ScanParams>): Promise<Order[]> {
+          return this.adapter.find({ query: { outboxPending: { $gt: 0 } }, limit: ctx.params.limit ?? 100 });
+        },
+      },
+
+      markPublished: {
+        visibility: "public",
+        async handler(ctx: Context<MarkPublishedParams>): Promise<boolean> {
+          // Guarded by version like every write; on a race, re-read and drop what is published.
+          for (let attempt = 0; attempt < 10; attempt++) {
+            const order = await this.adapter.findOne({ _id: ctx.params.id });
+            if (!order) return false;
+            const published = new Set(ctx.params.eventIds);
+            const outbox = order.outbox.filter((e) => !published.has(e.event.eventId));
+            if (outbox.length === order.outbox.length) return true;
+            const n = await this.adapter.updateMany(
+              { _id: order._id, version: order.version },
+              { $set: { outbox, outboxPending: outbox.length, version: order.version + 1 } },
+            );
+            if (n === 1) return true;
+          }
+          return false;
+        },
+      },
+
+      /** Pending orders (optionally only those past their payment deadline), for saga recovery. */
+      inFlight: {
+        visibility: "public",
+        async handler(ctx: Context<ScanParams>): Promise<Order[]> {
+          const query: Record<string, unknown> = { status: "PENDING" };
+          if (ctx.params.dueBefore) query.paymentDeadline = { $lt: ctx.params.dueBefore };
+          return this.adapter.find({ query, limit: ctx.params.limit ?? 500, sort: ["paymentDeadline"] });
+        },
+      },
+
+      /** Cancelled orders whose stock release has not been confirmed yet. */
+      awaitingRelease: {
+        visibility: "public",
+        async handler(ctx: Context<ScanParams>): Promise<Order[]> {
+          return this.adapter.find({
+            query: { status: "CANCELLED", stockHeld: true },
+            limit: ctx.params.limit ?? 500,
+          });
+        },
+      },
+
+      markStockReleased: {
+        visibility: "public",
+        async handler(ctx: Context<GetParams>): Promise<boolean> {
+          for (let attempt = 0; attempt < 10; attempt++) {
+            const order = await this.adapter.findOne({ _id: ctx.params.id });
+            if (!order?.stockHeld) return true;
+            const n = await this.adapter.updateMany(
+              { _id: order._id, version: order.version },
+              { $set: { stockHeld: false, version: order.version + 1, updatedAt: new Date().toISOString() } },
+            );
+            if (n === 1) return true;
+          }
+          return false;
+        },
+      },
+
+      countByStatus: {
+        visibility: "public",
+        async handler(): Promise<Record<OrderStatus, number>> {
+          const [PENDING, CONFIRMED, CANCELLED] = await Promise.all(
+            (["PENDING", "CONFIRMED", "CANCELLED"] as const).map((status) =>
+              this.adapter.count({ query: { status } }),
+            ),
+          );
+          return { PENDING, CONFIRMED, CANCELLED };
+        },
+      },
+    },
+  };
+  // moleculer-db calls this hook once the adapter is connected (not part of ServiceSchema's type).
+  return Object.assign(schema, {
+    async afterConnected(this: OrdersVars) {
+      if (!this.adapter.collection) return;
+      await Promise.all([
+        this.adapter.collection.createIndex({ userId: 1, createdAt: -1 }),
+        this.adapter.collection.createIndex({ status: 1, paymentDeadline: 1 }),
+        this.adapter.collection.createIndex({ outboxPending: 1 }),
+      ]);
+    },
+  });
+}

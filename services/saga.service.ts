@@ -1,0 +1,349 @@
+// The saga orchestrator. placeOrder runs the synchronous steps (user check, stock reservation)
+// and writes the order PENDING with its OrderCreated event in one document write (outbox).
+// Payment results, deadlines and cancellations go through domain/order.ts's decide(); every
+// write is guarded by the version read, so several saga nodes never apply a step twice.
+import { randomUUID } from "node:crypto";
+import type { Context, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import type { OrderItem, PaymentEvent } from "../domain/events";
+import {
+  type Command,
+  checkNewOrder,
+  createOrder,
+  decide,
+  type Order,
+  type OrderView,
+  orderIdFor,
+  requestHash,
+  toView,
+} from "../domain/order";
+import { INVENTORY_RETRY_AFTER_SECONDS, type UserCheck, userFallback } from "../domain/resilience";
+import type { Config } from "../lib/config";
+import type { RequestMeta } from "../types/moleculer";
+import type { ApplyChangeParams, ApplyResult, InsertResult, ScanParams } from "./orders.service";
+
+export interface SagaSettings {
+  paymentTimeoutMs: number;
+  sweepIntervalMs: number;
+  /** A cancelled order whose release has not landed after this long is released again by the sweep. */
+  releaseGraceMs: number;
+}
+
+export interface PlaceOrderParams {
+  items: OrderItem[];
+  currency: string;
+}
+export interface CancelOrderParams {
+  id: string;
+}
+export interface ApplyPaymentParams {
+  event: PaymentEvent;
+  correlationId?: string;
+  traceParent?: string;
+}
+export interface ForceCancelParams {
+  id: string;
+}
+
+export type PaymentOutcome =
+  | { outcome: "applied"; status: Order["status"] }
+  | { outcome: "ignored"; why: string }
+  | { outcome: "rejected"; why: string };
+
+interface SagaVars {
+  sweepTimer?: NodeJS.Timeout;
+  sweeping: boolean;
+}
+
+interface SagaMethods {
+  orderFor(ctx: Context<unknown, RequestMeta>, existing: Order, hash: string): OrderView;
+  runCommand(
+    ctx: Context,
+    orderId: string,
+    command: (order: Order) => Command,
+    trace: { correlationId: string; traceParent?: string },
+  ): Promise<{ order: Order | null; decision: ReturnType<typeof decide> | null }>;
+  releaseStock(ctx: Context, orderId: string): Promise<void>;
+  sweep(): Promise<void>;
+  checkUser(ctx: Context, userId: string): Promise<UserCheck>;
+}
+
+type SagaSchema = ServiceSchema<SagaSettings, SagaMethods & Record<string, never>, SagaVars>;
+
+const item = {
+  type: "object",
+  strict: "remove",
+  props: {
+    productId: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9._:-]+$/ },
+    quantity: { type: "number", integer: true, min: 1, max: 1000 },
+    unitPrice: { type: "number", integer: true, min: 0, max: 100_000_000 },
+  },
+};
+
+function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: number; type?: string; name?: string };
+  return (
+    e?.code === 503 ||
+    e?.code === 502 ||
+    e?.code === 504 ||
+    e?.name === "ServiceNotAvailableError" ||
+    e?.name === "RequestTimeoutError" ||
+    e?.name === "ServiceNotFoundError"
+  );
+}
+
+export function sagaService(config: Config): SagaSchema {
+  return {
+    name: "saga",
+    dependencies: ["orders"],
+    settings: { paymentTimeoutMs: config.paymentTimeoutMs, sweepIntervalMs: 500, releaseGraceMs: 5_000 },
+
+    actions: {
+      placeOrder: {
+        params: {
+          items: { type: "array", min: 1, max: 100, items: item },
+          currency: { type: "string", length: 3, pattern: /^[A-Z]{3}$/ },
+          // Fields a client may try to set; they are dropped, never applied.
+          $$strict: "remove",
+        },
+        async handler(ctx: Context<PlaceOrderParams, RequestMeta>): Promise<OrderView> {
+          const user = ctx.meta.user;
+          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
+          const input = { items: ctx.params.items, currency: ctx.params.currency };
+          const problems = checkNewOrder(input);
+          if (problems.length) {
+            throw new Errors.ValidationError("Invalid order", "VALIDATION_ERROR", problems);
+          }
+          const key = ctx.meta.idempotencyKey;
+          const orderId = orderIdFor(user.id, key, randomUUID);
+          const hash = requestHash(input);
+          if (key) {
+            const existing = await ctx.call<Order | null, { id: string }>("orders.get", { id: orderId });
+            if (existing) return this.orderFor(ctx, existing, hash);
+          }
+
+          const userCheck = await this.checkUser(ctx, user.id);
+          const { proceed, userVerified } = userFallback(userCheck);
+          if (!proceed)
+            throw new Errors.MoleculerClientError("User may not place orders", 403, "USER_REFUSED");
+
+          try {
+            await ctx.call("inventory-proxy.reserve", { orderId, items: input.items });
+          } catch (err) {
+            if (!isUnavailable(err)) throw err;
+            // The reservation may have landed before the failure: give it back, best effort.
+            this.releaseStock(ctx, orderId).catch(() => undefined);
+            throw new Errors.MoleculerError(
+              "Inventory is unavailable, try again later",
+              503,
+              "INVENTORY_UNAVAILABLE",
+              {
+                retryAfter: INVENTORY_RETRY_AFTER_SECONDS,
+              },
+            );
+          }
+
+          const correlationId = ctx.meta.correlationId ?? ctx.requestID ?? orderId;
+          const order = createOrder(input, {
+            orderId,
+            userId: user.id,
+            userVerified,
+            idempotencyKey: key,
+            correlationId,
+            traceParent: ctx.meta.traceParent,
+            paymentTimeoutMs: this.settings.paymentTimeoutMs,
+            now: new Date(),
+          });
+          const result = await ctx.call<InsertResult, { order: Order }>("orders.insertNew", { order });
+          if (!result.created) return this.orderFor(ctx, result.existing, hash);
+          ctx.emit("order.outbox", { id: orderId });
+          ctx.meta.$statusCode = 202;
+          ctx.meta.$responseHeaders = { Location: `/api/v1/orders/${orderId}` };
+          return toView(result.order);
+        },
+      },
+
+      cancelOrder: {
+        params: { id: { type: "string", min: 1, max: 64 }, $$strict: "remove" },
+        async handler(ctx: Context<CancelOrderParams, RequestMeta>): Promise<OrderView> {
+          const user = ctx.meta.user;
+          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
+          const { order, decision } = await this.runCommand(
+            ctx,
+            ctx.params.id,
+            () => ({ type: "cancel", by: "owner", userId: user.id, now: new Date() }),
+            { correlationId: ctx.meta.correlationId ?? ctx.requestID ?? ctx.params.id },
+          );
+          if (!order || (decision?.kind === "reject" && decision.why === "not-owner")) {
+            throw new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
+          }
+          if (decision?.kind === "reject") {
+            throw new Errors.MoleculerClientError(
+              `Order is ${order.status}, only PENDING orders can be cancelled`,
+              409,
+              "NOT_CANCELLABLE",
+            );
+          }
+          return toView(order);
+        },
+      },
+
+      applyPayment: {
+        visibility: "public",
+        async handler(ctx: Context<ApplyPaymentParams>): Promise<PaymentOutcome> {
+          const { event } = ctx.params;
+          const { order, decision } = await this.runCommand(
+            ctx,
+            event.orderId,
+            () => ({ type: "payment", event }),
+            {
+              correlationId: ctx.params.correlationId ?? event.orderId,
+              traceParent: ctx.params.traceParent,
+            },
+          );
+          if (!order || !decision) return { outcome: "rejected", why: "unknown-order" };
+          if (decision.kind === "reject") return { outcome: "rejected", why: decision.why };
+          if (decision.kind === "ignore") return { outcome: "ignored", why: decision.why };
+          return { outcome: "applied", status: order.status };
+        },
+      },
+
+      forceCancel: {
+        visibility: "public",
+        params: { id: { type: "string", min: 1, max: 64 } },
+        async handler(ctx: Context<ForceCancelParams>) {
+          const { order, decision } = await this.runCommand(
+            ctx,
+            ctx.params.id,
+            () => ({ type: "cancel", by: "operator", now: new Date() }),
+            { correlationId: `operator-${ctx.params.id}` },
+          );
+          return { found: !!order, decision: decision?.kind ?? "none", status: order?.status };
+        },
+      },
+
+      sweepNow: {
+        visibility: "public",
+        async handler() {
+          await this.sweep();
+          return { swept: true };
+        },
+      },
+    },
+
+    methods: {
+      orderFor(ctx: Context<unknown, RequestMeta>, existing: Order, hash: string): OrderView {
+        if (existing.requestHash !== hash || existing.userId !== ctx.meta.user?.id) {
+          throw new Errors.MoleculerClientError(
+            "Idempotency-Key was already used with a different request",
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+          );
+        }
+        ctx.meta.$statusCode = 200;
+        ctx.meta.$responseHeaders = {
+          "Idempotent-Replayed": "true",
+          Location: `/api/v1/orders/${existing._id}`,
+        };
+        return toView(existing);
+      },
+
+      async checkUser(ctx: Context, userId: string): Promise<UserCheck> {
+        try {
+          return await ctx.call<UserCheck, { id: string }>("user-proxy.check", { id: userId });
+        } catch (err) {
+          if (isUnavailable(err)) {
+            this.logger.warn("user check unavailable, continuing unverified", {
+              userId,
+              error: (err as Error).name,
+            });
+            return { kind: "unavailable" };
+          }
+          throw err;
+        }
+      },
+
+      /** Read, decide, write guarded by version; on a lost race read again and decide again. */
+      async runCommand(
+        ctx: Context,
+        orderId: string,
+        command: (order: Order) => Command,
+        trace: { correlationId: string; traceParent?: string },
+      ) {
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const order = await ctx.call<Order | null, { id: string }>("orders.get", { id: orderId });
+          if (!order) return { order: null, decision: null };
+          const decision = decide(order, command(order));
+          if (decision.kind !== "apply") return { order, decision };
+          const result = await ctx.call<ApplyResult, ApplyChangeParams>("orders.applyChange", {
+            id: orderId,
+            expectedVersion: order.version,
+            change: decision.change,
+            trace,
+          });
+          if (result.applied) {
+            if (decision.change.events.length) ctx.emit("order.outbox", { id: orderId });
+            if (decision.change.releaseStock) {
+              await this.releaseStock(ctx, orderId).catch((err: Error) =>
+                this.logger.warn("stock release failed, the sweep will retry", {
+                  orderId,
+                  error: err.message,
+                }),
+              );
+            }
+            return { order: result.order, decision };
+          }
+        }
+        throw new Errors.MoleculerRetryableError(
+          "Order is being changed concurrently, retry",
+          409,
+          "CONFLICT",
+        );
+      },
+
+      async releaseStock(ctx: Context, orderId: string): Promise<void> {
+        await ctx.call("inventory-proxy.release", { orderId });
+        await ctx.call("orders.markStockReleased", { id: orderId });
+      },
+
+      /** Resumes sagas after a restart and enforces deadlines, on every node (writes are guarded). */
+      async sweep() {
+        if (this.sweeping) return;
+        this.sweeping = true;
+        try {
+          const now = new Date();
+          const ctx: Context = this.broker.ContextFactory.create(this.broker);
+          const due = await ctx.call<Order[], ScanParams>("orders.inFlight", {
+            dueBefore: now.toISOString(),
+            limit: 200,
+          });
+          for (const order of due) {
+            await this.runCommand(ctx, order._id, () => ({ type: "deadline", now: new Date() }), {
+              correlationId: order.correlationId,
+            });
+          }
+          const unreleased = await ctx.call<Order[], ScanParams>("orders.awaitingRelease", { limit: 200 });
+          for (const order of unreleased) {
+            if (now.getTime() - Date.parse(order.updatedAt) < this.settings.releaseGraceMs) continue;
+            await this.releaseStock(ctx, order._id);
+          }
+        } catch (err) {
+          this.logger.warn("saga sweep failed, will retry", { error: (err as Error).message });
+        } finally {
+          this.sweeping = false;
+        }
+      },
+    },
+
+    started() {
+      this.sweeping = false;
+      this.sweepTimer = setInterval(() => void this.sweep(), this.settings.sweepIntervalMs);
+      this.sweepTimer.unref();
+      void this.sweep();
+    },
+
+    stopped() {
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
+    },
+  };
+}

@@ -1,0 +1,27 @@
+// Shared shapes of what travels in Moleculer contexts, and the one place where Moleculer's own
+// types are widened for this project.
+
+export interface AuthenticatedUser {
+  id: string;
+  /** Token scopes/roles as verified by the gateway. */
+  roles: string[];
+}
+
+/** ctx.meta as set by the api gateway and propagated over the broker. */
+export interface RequestMeta {
+  user?: AuthenticatedUser;
+  correlationId?: string;
+  idempotencyKey?: string;
+  traceParent?: string;
+  /** moleculer-web response controls. */
+  $statusCode?: number;
+  $responseHeaders?: Record<string, string>;
+  $responseType?: string;
+}
+
+declare module "moleculer" {
+  interface BrokerOptions {
+    /** Set by the entry point so services can reach the parsed configuration. */
+    $config?: unknown;
+  }
+}
