@@ -6,7 +6,7 @@ import { type Config, loadConfig } from "./lib/config";
 
 export function brokerOptions(config: Config): BrokerOptions {
   const options: BrokerOptions = {
-    namespace: "orders",
+    namespace: config.namespace,
     nodeID: config.nodeId ?? `${hostname()}-${process.pid}`,
     transporter: config.natsUrl
       ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 500 } }

@@ -13,6 +13,8 @@ export type ServiceName = (typeof ALL_SERVICES)[number];
 
 export interface Config {
   nodeId?: string;
+  /** Moleculer namespace: nodes only see nodes of the same namespace on a shared NATS. */
+  namespace: string;
   port: number;
   natsUrl?: string;
   mongoUrl?: string;
@@ -79,6 +81,7 @@ export function loadConfig(env: Env = process.env): Config {
   const metricsPort = optional(env, "METRICS_PORT");
 
   const config: Config = {
+    namespace: optional(env, "NAMESPACE") ?? "orders",
     port: int(env, "PORT", 3000, 0, 65535),
     jwt: {
       issuer: optional(env, "JWT_ISSUER") ?? "order-service-dev",

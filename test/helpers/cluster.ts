@@ -1,0 +1,142 @@
+// Runs real service nodes as separate processes (the same entry point users run), against the
+// real servers, each test file isolated by its own Moleculer namespace, database and topic prefix.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import { topicNames } from "../../lib/channel/types";
+import { call, eventually } from "./http";
+import { type InfraEnv, uniqueName, withDatabase } from "./env";
+import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from "./jwt";
+
+const ROOT = join(__dirname, "..", "..");
+const LOG_DIR = process.env.TEST_LOG_DIR ?? join("/tmp", "order-service-test-logs");
+
+export interface NodeHandle {
+  name: string;
+  port: number;
+  url: string;
+  process: ChildProcess;
+  env: Record<string, string>;
+}
+
+export interface ClusterOptions {
+  infra: InfraEnv;
+  userServiceUrl: string;
+  inventoryServiceUrl: string;
+  paymentTimeoutMs?: number;
+  extraEnv?: Record<string, string>;
+}
+
+let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
+
+export class Cluster {
+  readonly id = uniqueName("t");
+  readonly topicPrefix = `${this.id}.`;
+  readonly topics = topicNames(this.topicPrefix);
+  readonly mongoUrl: string;
+  readonly nodes = new Map<string, NodeHandle>();
+
+  constructor(private readonly options: ClusterOptions) {
+    this.mongoUrl = withDatabase(options.infra.mongoUrl, this.id);
+    mkdirSync(LOG_DIR, { recursive: true });
+  }
+
+  kafka(): Kafka {
+    return new Kafka({ clientId: this.id, brokers: this.options.infra.kafkaBrokers.split(","), logLevel: logLevel.NOTHING });
+  }
+
+  async createTopics(): Promise<void> {
+    const admin = this.kafka().admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          { topic: this.topics.orderEvents, numPartitions: 3, replicationFactor: 1 },
+          { topic: this.topics.paymentEvents, numPartitions: 3, replicationFactor: 1 },
+          { topic: this.topics.paymentDeadLetters, numPartitions: 1, replicationFactor: 1 },
+        ],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async deleteTopics(): Promise<void> {
+    const admin = this.kafka().admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: Object.values(this.topics), timeout: 10_000 });
+    } catch {
+      // best effort cleanup
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  nodeEnv(name: string, port: number, services?: string): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/root",
+      NODE_ID: `${this.id}-${name}`,
+      NAMESPACE: this.id,
+      PORT: String(port),
+      BIND_ADDRESS: "127.0.0.1",
+      NATS_URL: this.options.infra.natsUrl,
+      MONGO_URL: this.mongoUrl,
+      KAFKA_BROKERS: this.options.infra.kafkaBrokers,
+      KAFKA_TOPIC_PREFIX: this.topicPrefix,
+      KAFKAJS_NO_PARTITIONER_WARNING: "1",
+      JWT_SECRET: TEST_SECRET,
+      JWT_ISSUER: TEST_ISSUER,
+      JWT_AUDIENCE: TEST_AUDIENCE,
+      USER_SERVICE_URL: this.options.userServiceUrl,
+      INVENTORY_SERVICE_URL: this.options.inventoryServiceUrl,
+      PAYMENT_TIMEOUT_MS: String(this.options.paymentTimeoutMs ?? 30_000),
+      LOG_LEVEL: process.env.TEST_NODE_LOG_LEVEL ?? "info",
+      RATE_LIMIT_PER_MINUTE: "100000",
+      ...this.options.extraEnv,
+    };
+    if (services) env.SERVICES = services;
+    return env;
+  }
+
+  async startNode(name: string, services?: string): Promise<NodeHandle> {
+    const existing = this.nodes.get(name);
+    const port = existing?.port ?? nextPort++;
+    const env = existing?.env ?? this.nodeEnv(name, port, services);
+    const log = createWriteStream(join(LOG_DIR, `${this.id}-${name}.log`), { flags: "a" });
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "index.ts")], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    const handle: NodeHandle = { name, port, url: `http://127.0.0.1:${port}`, process: child, env };
+    this.nodes.set(name, handle);
+    if (!services || services.includes("api")) {
+      await eventually(async () => {
+        if (child.exitCode !== null) throw new Error(`node ${name} exited with ${child.exitCode}, see ${LOG_DIR}`);
+        const res = await call(handle.url, "GET", "/ready");
+        return res.status === 200 ? true : undefined;
+      }, 60_000, 250);
+    }
+    return handle;
+  }
+
+  async kill(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const node = this.nodes.get(name);
+    if (!node || node.process.exitCode !== null) return;
+    const exited = new Promise((r) => node.process.once("exit", r));
+    node.process.kill(signal);
+    const forced = setTimeout(() => node.process.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(forced);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.nodes.keys()].map((n) => this.kill(n, "SIGTERM")));
+  }
+}

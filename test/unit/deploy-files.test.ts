@@ -1,0 +1,51 @@
+// docker-compose.yml must parse and name only files that exist; `docker compose config` runs too
+// when the Compose plugin is installed.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parse } from "yaml";
+
+const ROOT = join(__dirname, "..", "..");
+
+interface ComposeService {
+  build?: string | { context: string; dockerfile?: string };
+  command?: string[];
+  volumes?: string[];
+  image?: string;
+}
+
+test("docker-compose.yml parses and every file it names exists", () => {
+  const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as {
+    services: Record<string, ComposeService>;
+  };
+  const names = Object.keys(compose.services);
+  for (const needed of ["nats", "kafka", "mongo", "jaeger", "prometheus", "grafana", "node-1", "node-2", "payment", "simulators"]) {
+    assert.ok(names.includes(needed), `compose has ${needed}`);
+  }
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (service.build) {
+      const context = typeof service.build === "string" ? service.build : service.build.context;
+      const dockerfile = typeof service.build === "string" ? "Dockerfile" : (service.build.dockerfile ?? "Dockerfile");
+      assert.ok(existsSync(join(ROOT, context, dockerfile)), `${name}: ${dockerfile} exists`);
+    }
+    for (const volume of service.volumes ?? []) {
+      const host = volume.split(":")[0]!;
+      if (host.startsWith(".")) assert.ok(existsSync(join(ROOT, host)), `${name}: volume source ${host} exists`);
+    }
+    for (const arg of service.command ?? []) {
+      if (/\.(ts|js)$/.test(arg)) assert.ok(existsSync(join(ROOT, arg)), `${name}: ${arg} exists`);
+    }
+  }
+});
+
+test("docker compose config accepts the file (when the Compose plugin is installed)", (t) => {
+  const probe = spawnSync("docker", ["compose", "version"], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    t.skip("the docker compose plugin is not installed on this machine");
+    return;
+  }
+  const res = spawnSync("docker", ["compose", "-f", join(ROOT, "docker-compose.yml"), "config", "--quiet"], { encoding: "utf8" });
+  assert.equal(res.status, 0, res.stderr);
+});
