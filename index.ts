@@ -25,14 +25,14 @@ export async function startNode(config: Config): Promise<RunningNode> {
   const userUrl = config.userServiceUrl ?? embedded.userServiceUrl;
   const inventoryUrl = config.inventoryServiceUrl ?? embedded.inventoryServiceUrl;
 
-  const factories: Record<ServiceName, () => ServiceSchema> = {
-    api: () => apiService(config) as ServiceSchema,
-    orders: () => ordersService(config) as ServiceSchema,
-    saga: () => sagaService(config) as ServiceSchema,
-    "user-proxy": () => userProxyService(config, requireUrl(userUrl, "USER_SERVICE_URL")) as ServiceSchema,
-    "inventory-proxy": () =>
-      inventoryProxyService(config, requireUrl(inventoryUrl, "INVENTORY_SERVICE_URL")) as ServiceSchema,
-    "kafka-bridge": () => kafkaBridgeService(config) as ServiceSchema,
+  // biome-ignore lint/suspicious/noExplicitAny: each schema has its own settings/vars types
+  const factories: Record<ServiceName, () => ServiceSchema<any, any, any>> = {
+    api: () => apiService(config),
+    orders: () => ordersService(config),
+    saga: () => sagaService(config),
+    "user-proxy": () => userProxyService(config, requireUrl(userUrl, "USER_SERVICE_URL")),
+    "inventory-proxy": () => inventoryProxyService(config, requireUrl(inventoryUrl, "INVENTORY_SERVICE_URL")),
+    "kafka-bridge": () => kafkaBridgeService(config),
   };
   for (const name of config.services) broker.createService(factories[name]());
 

@@ -4,6 +4,28 @@ import { hostname } from "node:os";
 import type { BrokerOptions } from "moleculer";
 import { type Config, loadConfig } from "./lib/config";
 
+/**
+ * Moleculer's own order with Timeout moved inside CircuitBreaker. In the stock order
+ * (…, CircuitBreaker, Timeout, …) a timeout rejects outside the breaker, which then never sees
+ * it: a hung dependency would never open the circuit.
+ */
+export const MIDDLEWARE_ORDER = [
+  "ActionHook",
+  "Validator",
+  "Bulkhead",
+  "Cacher",
+  "ContextTracker",
+  "Timeout",
+  "CircuitBreaker",
+  "Retry",
+  "Fallback",
+  "ErrorHandler",
+  "Tracing",
+  "Metrics",
+  "Debounce",
+  "Throttle",
+] as const;
+
 export function brokerOptions(config: Config): BrokerOptions {
   const options: BrokerOptions = {
     namespace: config.namespace,
@@ -12,16 +34,19 @@ export function brokerOptions(config: Config): BrokerOptions {
       ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 500 } }
       : null,
     serializer: "JSON",
+    internalMiddlewares: false,
+    middlewares: [...MIDDLEWARE_ORDER],
     // A hung dependency must count as a failure: the default of 0 waits forever.
     requestTimeout: config.requestTimeoutMs,
     // Retries of the broker are blind to idempotency; the proxies retry what is safe themselves.
     retryPolicy: { enabled: false },
+    // Broker-wide: a per-action breaker only works fully when this is on (DESIGN.md).
     circuitBreaker: {
       enabled: true,
-      threshold: 0.5,
-      minRequestCount: 5,
-      windowTime: 10,
-      halfOpenTime: 5_000,
+      threshold: config.breaker.threshold,
+      minRequestCount: config.breaker.minRequestCount,
+      windowTime: config.breaker.windowSeconds,
+      halfOpenTime: config.breaker.halfOpenMs,
     },
     registry: { strategy: "RoundRobin", preferLocal: true },
     heartbeatInterval: 2,

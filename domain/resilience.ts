@@ -20,12 +20,6 @@ export interface RetryPolicy {
   maxTotalMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = {
-  maxAttempts: 3,
-  baseDelayMs: 50,
-  maxDelayMs: 1_000,
-  maxTotalMs: 3_000,
-};
 
 /** Exponential backoff with full jitter: spreads retries of many callers instead of syncing them. */
 export function backoffDelay(

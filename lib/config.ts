@@ -33,6 +33,9 @@ export interface Config {
   httpTimeoutMs: number;
   requestTimeoutMs: number;
   rateLimitPerMinute: number;
+  breaker: { threshold: number; minRequestCount: number; windowSeconds: number; halfOpenMs: number };
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; maxTotalMs: number };
+  bulkhead: { concurrency: number; maxQueueSize: number };
   maxBodyBytes: number;
 }
 
@@ -97,6 +100,22 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100),
     rateLimitPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600, 1),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
+    breaker: {
+      threshold: int(env, "CB_THRESHOLD_PERCENT", 50, 1, 100) / 100,
+      minRequestCount: int(env, "CB_MIN_REQUESTS", 5, 1),
+      windowSeconds: int(env, "CB_WINDOW_SECONDS", 10, 1),
+      halfOpenMs: int(env, "CB_HALF_OPEN_MS", 5_000, 10),
+    },
+    retry: {
+      maxAttempts: int(env, "RETRY_MAX_ATTEMPTS", 3, 1, 10),
+      baseDelayMs: int(env, "RETRY_BASE_DELAY_MS", 50, 0),
+      maxDelayMs: int(env, "RETRY_MAX_DELAY_MS", 1_000, 0),
+      maxTotalMs: int(env, "RETRY_MAX_TOTAL_MS", 3_000, 1),
+    },
+    bulkhead: {
+      concurrency: int(env, "BULKHEAD_CONCURRENCY", 32, 1, 10_000),
+      maxQueueSize: int(env, "BULKHEAD_MAX_QUEUE", 1_000, 0),
+    },
   };
   if (jwtSecret) config.jwt.secret = jwtSecret;
   if (jwtPublicKey) config.jwt.publicKey = jwtPublicKey.replace(/\\n/g, "\n");

@@ -28,6 +28,11 @@ export function unavailable(err: unknown, dependency: string): never {
   throw err;
 }
 
+/** Per-action bulkhead: at most `concurrency` calls in flight to the dependency, the rest queue (bounded). */
+export function dependencyBulkhead(bulkhead: { concurrency: number; maxQueueSize: number }) {
+  return { enabled: true, concurrency: bulkhead.concurrency, maxQueueSize: bulkhead.maxQueueSize };
+}
+
 export function httpDependencyMixin(options: HttpDependencyOptions): Partial<ServiceSchema> {
   return {
     created() {

@@ -3,9 +3,13 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import type { OrderItem } from "../domain/events";
-import { DEFAULT_RETRY } from "../domain/resilience";
 import type { Config } from "../lib/config";
-import { type HttpDependencyVars, httpDependencyMixin, unavailable } from "../mixins/http-dependency.mixin";
+import {
+  dependencyBulkhead,
+  type HttpDependencyVars,
+  httpDependencyMixin,
+  unavailable,
+} from "../mixins/http-dependency.mixin";
 
 export interface ReserveParams {
   orderId: string;
@@ -27,13 +31,14 @@ export function inventoryProxyService(
         dependency: "inventory-service",
         baseUrl,
         timeoutMs: config.httpTimeoutMs,
-        retry: DEFAULT_RETRY,
-        connections: 32,
+        retry: config.retry,
+        connections: config.bulkhead.concurrency,
       }),
     ],
     actions: {
       reserve: {
         visibility: "public",
+        bulkhead: dependencyBulkhead(config.bulkhead),
         async handler(ctx: Context<ReserveParams>): Promise<{ reserved: true }> {
           try {
             const res = await this.http.request<{ error?: string; productId?: string }>(
@@ -62,6 +67,7 @@ export function inventoryProxyService(
       },
       release: {
         visibility: "public",
+        bulkhead: dependencyBulkhead(config.bulkhead),
         async handler(ctx: Context<ReleaseParams>): Promise<{ released: true }> {
           try {
             const res = await this.http.request(

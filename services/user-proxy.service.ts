@@ -2,9 +2,13 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import type { UserCheck } from "../domain/resilience";
-import { DEFAULT_RETRY } from "../domain/resilience";
 import type { Config } from "../lib/config";
-import { type HttpDependencyVars, httpDependencyMixin, unavailable } from "../mixins/http-dependency.mixin";
+import {
+  dependencyBulkhead,
+  type HttpDependencyVars,
+  httpDependencyMixin,
+  unavailable,
+} from "../mixins/http-dependency.mixin";
 
 export interface CheckUserParams {
   id: string;
@@ -26,13 +30,14 @@ export function userProxyService(
         dependency: "user-service",
         baseUrl,
         timeoutMs: config.httpTimeoutMs,
-        retry: DEFAULT_RETRY,
-        connections: 32,
+        retry: config.retry,
+        connections: config.bulkhead.concurrency,
       }),
     ],
     actions: {
       check: {
         visibility: "public",
+        bulkhead: dependencyBulkhead(config.bulkhead),
         params: { id: { type: "string", min: 1, max: 128 } },
         async handler(ctx: Context<CheckUserParams>): Promise<UserCheck> {
           try {
