@@ -20,7 +20,6 @@ export interface RetryPolicy {
   maxTotalMs: number;
 }
 
-
 /** Exponential backoff with full jitter: spreads retries of many callers instead of syncing them. */
 export function backoffDelay(
   policy: RetryPolicy,

@@ -13,14 +13,22 @@ export function asyncApiDocument(): object {
     required: [Headers.correlationId, Headers.eventType, Headers.contentType],
     properties: {
       [Headers.traceParent]: { type: "string", description: "W3C trace context of the order's trace" },
-      [Headers.correlationId]: { type: "string", description: "Request id of the REST call that started the saga" },
+      [Headers.correlationId]: {
+        type: "string",
+        description: "Request id of the REST call that started the saga",
+      },
       [Headers.eventType]: { type: "string" },
       [Headers.contentType]: { type: "string", const: "application/json" },
     },
   };
   const dlqHeaders = {
     type: "object",
-    required: [Headers.deadLetterReason, Headers.deadLetterSourceTopic, Headers.deadLetterSourcePartition, Headers.deadLetterSourceOffset],
+    required: [
+      Headers.deadLetterReason,
+      Headers.deadLetterSourceTopic,
+      Headers.deadLetterSourcePartition,
+      Headers.deadLetterSourceOffset,
+    ],
     properties: {
       [Headers.deadLetterReason]: { type: "string", description: "Why the message was refused" },
       [Headers.deadLetterSourceTopic]: { type: "string" },
@@ -68,7 +76,11 @@ export function asyncApiDocument(): object {
     components: {
       messages: {
         ...Object.fromEntries([...orderNames, ...paymentNames].map((n) => [n, message(n, headers)])),
-        DeadLetter: { name: "DeadLetter", headers: dlqHeaders, payload: { type: "string", description: "original bytes" } },
+        DeadLetter: {
+          name: "DeadLetter",
+          headers: dlqHeaders,
+          payload: { type: "string", description: "original bytes" },
+        },
       },
       schemas: { ...ORDER_EVENT_SCHEMAS, ...PAYMENT_EVENT_SCHEMAS },
     },

@@ -5,8 +5,8 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import { topicNames } from "../../lib/channel/types";
-import { call, eventually } from "./http";
 import { type InfraEnv, uniqueName, withDatabase } from "./env";
+import { call, eventually } from "./http";
 import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from "./jwt";
 
 const ROOT = join(__dirname, "..", "..");
@@ -43,7 +43,11 @@ export class Cluster {
   }
 
   kafka(): Kafka {
-    return new Kafka({ clientId: this.id, brokers: this.options.infra.kafkaBrokers.split(","), logLevel: logLevel.NOTHING });
+    return new Kafka({
+      clientId: this.id,
+      brokers: this.options.infra.kafkaBrokers.split(","),
+      logLevel: logLevel.NOTHING,
+    });
   }
 
   async createTopics(): Promise<void> {
@@ -117,11 +121,16 @@ export class Cluster {
     const handle: NodeHandle = { name, port, url: `http://127.0.0.1:${port}`, process: child, env };
     this.nodes.set(name, handle);
     if (!services || services.includes("api")) {
-      await eventually(async () => {
-        if (child.exitCode !== null) throw new Error(`node ${name} exited with ${child.exitCode}, see ${LOG_DIR}`);
-        const res = await call(handle.url, "GET", "/ready");
-        return res.status === 200 ? true : undefined;
-      }, 60_000, 250);
+      await eventually(
+        async () => {
+          if (child.exitCode !== null)
+            throw new Error(`node ${name} exited with ${child.exitCode}, see ${LOG_DIR}`);
+          const res = await call(handle.url, "GET", "/ready");
+          return res.status === 200 ? true : undefined;
+        },
+        60_000,
+        250,
+      );
     }
     return handle;
   }

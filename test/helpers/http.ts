@@ -20,7 +20,13 @@ export async function call<T = Record<string, unknown>>(
   if (options.rawBody !== undefined) body = options.rawBody;
   else if (options.body !== undefined) body = JSON.stringify(options.body);
   if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
-  const res = await request(`${baseUrl}${path}`, { method, headers, body, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const res = await request(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body,
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
   const text = await res.body.text();
   let parsed: unknown = text;
   try {
@@ -37,7 +43,11 @@ export async function call<T = Record<string, unknown>>(
 }
 
 /** Polls until `check` returns a value (not undefined) or the time is up. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -47,7 +57,8 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+    if (Date.now() > until)
+      throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -1,5 +1,5 @@
 // Tokens for tests: valid ones and the classic attacks.
-import { generateKeyPairSync, createHmac } from "node:crypto";
+import { createHmac, generateKeyPairSync } from "node:crypto";
 import { SignJWT } from "jose";
 
 export const TEST_SECRET = "test-secret-0123456789-0123456789-abcdef";

@@ -21,18 +21,31 @@ test("docker-compose.yml parses and every file it names exists", () => {
     services: Record<string, ComposeService>;
   };
   const names = Object.keys(compose.services);
-  for (const needed of ["nats", "kafka", "mongo", "jaeger", "prometheus", "grafana", "node-1", "node-2", "payment", "simulators"]) {
+  for (const needed of [
+    "nats",
+    "kafka",
+    "mongo",
+    "jaeger",
+    "prometheus",
+    "grafana",
+    "node-1",
+    "node-2",
+    "payment",
+    "simulators",
+  ]) {
     assert.ok(names.includes(needed), `compose has ${needed}`);
   }
   for (const [name, service] of Object.entries(compose.services)) {
     if (service.build) {
       const context = typeof service.build === "string" ? service.build : service.build.context;
-      const dockerfile = typeof service.build === "string" ? "Dockerfile" : (service.build.dockerfile ?? "Dockerfile");
+      const dockerfile =
+        typeof service.build === "string" ? "Dockerfile" : (service.build.dockerfile ?? "Dockerfile");
       assert.ok(existsSync(join(ROOT, context, dockerfile)), `${name}: ${dockerfile} exists`);
     }
     for (const volume of service.volumes ?? []) {
       const host = volume.split(":")[0]!;
-      if (host.startsWith(".")) assert.ok(existsSync(join(ROOT, host)), `${name}: volume source ${host} exists`);
+      if (host.startsWith("."))
+        assert.ok(existsSync(join(ROOT, host)), `${name}: volume source ${host} exists`);
     }
     for (const arg of service.command ?? []) {
       if (/\.(ts|js)$/.test(arg)) assert.ok(existsSync(join(ROOT, arg)), `${name}: ${arg} exists`);
@@ -46,6 +59,8 @@ test("docker compose config accepts the file (when the Compose plugin is install
     t.skip("the docker compose plugin is not installed on this machine");
     return;
   }
-  const res = spawnSync("docker", ["compose", "-f", join(ROOT, "docker-compose.yml"), "config", "--quiet"], { encoding: "utf8" });
+  const res = spawnSync("docker", ["compose", "-f", join(ROOT, "docker-compose.yml"), "config", "--quiet"], {
+    encoding: "utf8",
+  });
   assert.equal(res.status, 0, res.stderr);
 });

@@ -1,0 +1,244 @@
+// Kafka through kafkajs. Producer: idempotent, acks = -1, one request in flight (kafkajs 2.2.4
+// needs maxInFlightRequests: 1 with idempotent: true). Consumer: a message's offset is resolved
+// only after the handler resolved, so the committed offset never passes an unhandled message; a
+// failing handler is retried in place with backoff (heartbeating), never skipped.
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type Admin,
+  type Consumer,
+  Kafka,
+  type KafkaMessage,
+  type LogEntry,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
+import type {
+  Channel,
+  ChannelHealth,
+  ChannelMessage,
+  MessageHandler,
+  SubscribeOptions,
+  Subscription,
+} from "./types";
+
+export type KafkaChannelLogger = (
+  level: "error" | "warn" | "info" | "debug",
+  message: string,
+  extra?: unknown,
+) => void;
+
+export interface KafkaChannelOptions {
+  brokers: string[];
+  clientId: string;
+  logger?: KafkaChannelLogger;
+}
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+function decodeHeaders(headers: KafkaMessage["headers"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const v = Array.isArray(value) ? value[value.length - 1] : value;
+    if (v !== undefined) out[name] = Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
+  }
+  return out;
+}
+
+export class KafkaChannel implements Channel {
+  readonly kind = "kafka" as const;
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private admin?: Admin;
+  private producerConnected = false;
+  private connecting?: Promise<void>;
+  private closed = false;
+  private readonly consumers = new Set<Consumer>();
+  private readonly consumerState = new Map<Consumer, boolean>();
+
+  constructor(private readonly options: KafkaChannelOptions) {
+    const log = options.logger;
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      connectionTimeout: 3_000,
+      requestTimeout: 10_000,
+      retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
+      logLevel: log ? logLevel.WARN : logLevel.NOTHING,
+      logCreator: () => (entry: LogEntry) => {
+        log?.(LEVELS[entry.level] ?? "info", `kafkajs: ${entry.log.message}`, { namespace: entry.namespace });
+      },
+    });
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { initialRetryTime: 200, retries: 5, maxRetryTime: 3_000 },
+    });
+    this.producer.on(this.producer.events.CONNECT, () => {
+      this.producerConnected = true;
+    });
+    this.producer.on(this.producer.events.DISCONNECT, () => {
+      this.producerConnected = false;
+    });
+  }
+
+  /** Never throws for an unreachable cluster: keeps trying in the background. */
+  async connect(): Promise<void> {
+    this.closed = false;
+    this.connecting ??= this.connectLoop();
+    await Promise.race([this.connecting, sleep(5_000)]);
+  }
+
+  private async connectLoop(): Promise<void> {
+    for (let attempt = 1; !this.closed; attempt++) {
+      try {
+        await this.producer.connect();
+        return;
+      } catch (err) {
+        this.options.logger?.("warn", "kafka producer not connected yet, retrying", {
+          attempt,
+          error: (err as Error).message,
+        });
+        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  async publish(topic: string, messages: ChannelMessage[]): Promise<void> {
+    if (this.closed) throw new Error("kafka channel is closed");
+    if (!this.producerConnected) {
+      // kafkajs reconnects on send, but a fresh channel may still be in its first connect.
+      await this.producer.connect();
+    }
+    await this.producer.send({
+      topic,
+      acks: -1,
+      messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+    });
+  }
+
+  async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 10_000,
+      retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 5_000, restartOnFailure: async () => true },
+    });
+    let stopped = false;
+    this.consumers.add(consumer);
+    consumer.on(consumer.events.CONNECT, () => this.consumerState.set(consumer, true));
+    consumer.on(consumer.events.DISCONNECT, () => this.consumerState.set(consumer, false));
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.consumerState.set(consumer, false);
+      this.options.logger?.("warn", "kafka consumer crashed, restarting", {
+        error: e.payload.error?.message,
+      });
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => this.consumerState.set(consumer, true));
+
+    const start = async () => {
+      for (let attempt = 1; !stopped && !this.closed; attempt++) {
+        try {
+          await consumer.connect();
+          await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? false });
+          await consumer.run({
+            autoCommit: true,
+            autoCommitInterval: 500,
+            partitionsConsumedConcurrently: 3,
+            eachMessage: async ({ topic, partition, message, heartbeat }) => {
+              const received = {
+                topic,
+                partition,
+                offset: message.offset,
+                key: message.key?.toString("utf8") ?? "",
+                value: message.value?.toString("utf8") ?? "",
+                headers: decodeHeaders(message.headers),
+              };
+              for (let retry = 0; ; retry++) {
+                try {
+                  await handler(received);
+                  return;
+                } catch (err) {
+                  if (stopped || this.closed) throw err;
+                  this.options.logger?.("warn", "message handler failed, retrying the same offset", {
+                    topic,
+                    partition,
+                    offset: message.offset,
+                    retry,
+                    error: (err as Error).message,
+                  });
+                  await sleep(Math.min(5_000, 100 * 2 ** Math.min(retry, 6)));
+                  await heartbeat().catch(() => undefined);
+                }
+              }
+            },
+          });
+          return;
+        } catch (err) {
+          this.options.logger?.("warn", "kafka consumer not started yet, retrying", {
+            attempt,
+            error: (err as Error).message,
+          });
+          await sleep(Math.min(5_000, 200 * 2 ** attempt));
+        }
+      }
+    };
+    const started = start();
+    await Promise.race([started, sleep(5_000)]);
+    return {
+      stop: async () => {
+        stopped = true;
+        await started.catch(() => undefined);
+        await consumer.disconnect().catch(() => undefined);
+        this.consumers.delete(consumer);
+        this.consumerState.delete(consumer);
+      },
+    };
+  }
+
+  async consumerLag(groupId: string, topic: string): Promise<number> {
+    if (!this.admin) {
+      this.admin = this.kafka.admin();
+      await this.admin.connect();
+    }
+    const [committed, latest] = await Promise.all([
+      this.admin.fetchOffsets({ groupId, topics: [topic] }),
+      this.admin.fetchTopicOffsets(topic),
+    ]);
+    const done = new Map<number, bigint>();
+    for (const p of committed[0]?.partitions ?? []) done.set(p.partition, BigInt(p.offset));
+    let lag = 0n;
+    for (const p of latest) {
+      const end = BigInt(p.high);
+      const at = done.get(p.partition) ?? -1n;
+      // -1: nothing committed yet, so everything from the low watermark is outstanding.
+      lag += at < 0n ? end - BigInt(p.low) : end - at;
+    }
+    return Number(lag);
+  }
+
+  health(): ChannelHealth {
+    const consumersUp = [...this.consumers].every((c) => this.consumerState.get(c) === true);
+    return {
+      connected: this.producerConnected && consumersUp,
+      detail: `producer ${this.producerConnected ? "up" : "down"}, consumers ${consumersUp ? "up" : "down"}`,
+    };
+  }
+
+  async disconnect(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
+    this.consumers.clear();
+    await this.admin?.disconnect().catch(() => undefined);
+    this.admin = undefined;
+    await this.producer.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,177 @@
+// In-process stand-in for Kafka with the same at-least-once contract: per-key ordering through
+// partitions, consumer groups with committed offsets that advance only after the handler
+// resolved, redelivery of a rejected message, retention until every known group consumed it.
+import { createHash } from "node:crypto";
+import type {
+  Channel,
+  ChannelHealth,
+  ChannelMessage,
+  MessageHandler,
+  ReceivedMessage,
+  SubscribeOptions,
+  Subscription,
+} from "./types";
+
+const PARTITIONS = 3;
+const REDELIVERY_DELAY_MS = 100;
+
+interface Partition {
+  /** Offset of log[0]; the prefix below it was trimmed after every group consumed it. */
+  base: number;
+  log: ChannelMessage[];
+}
+
+interface GroupCursor {
+  groupId: string;
+  topic: string;
+  /** Next offset to deliver, per partition. */
+  committed: number[];
+  handlers: MessageHandler[];
+  running: boolean[];
+  stopped: boolean;
+  inFlight: Set<Promise<void>>;
+}
+
+export function partitionOf(key: string, partitions = PARTITIONS): number {
+  return createHash("md5").update(key).digest().readUInt32BE(0) % partitions;
+}
+
+export class MemoryChannel implements Channel {
+  readonly kind = "memory" as const;
+  private readonly topics = new Map<string, Partition[]>();
+  private readonly groups = new Map<string, GroupCursor>();
+  private connected = false;
+
+  async connect(): Promise<void> {
+    this.connected = true;
+  }
+
+  private topic(name: string): Partition[] {
+    let partitions = this.topics.get(name);
+    if (!partitions) {
+      partitions = Array.from({ length: PARTITIONS }, () => ({ base: 0, log: [] }));
+      this.topics.set(name, partitions);
+    }
+    return partitions;
+  }
+
+  async publish(topic: string, messages: ChannelMessage[]): Promise<void> {
+    if (!this.connected) throw new Error("memory channel is disconnected");
+    const partitions = this.topic(topic);
+    for (const message of messages) {
+      partitions[partitionOf(message.key)]!.log.push({ ...message, headers: { ...message.headers } });
+    }
+    // Delivery is asynchronous, never inside publish.
+    setImmediate(() => this.pumpTopic(topic));
+  }
+
+  async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    const cursors: GroupCursor[] = [];
+    for (const topic of options.topics) {
+      const id = `${options.groupId}\u0000${topic}`;
+      let cursor = this.groups.get(id);
+      if (!cursor || cursor.stopped) {
+        const partitions = this.topic(topic);
+        cursor = {
+          groupId: options.groupId,
+          topic,
+          committed:
+            cursor?.committed ??
+            partitions.map((p) => (options.fromBeginning ? p.base : p.base + p.log.length)),
+          handlers: [],
+          running: partitions.map(() => false),
+          stopped: false,
+          inFlight: new Set(),
+        };
+        this.groups.set(id, cursor);
+      }
+      cursor.handlers.push(handler);
+      cursors.push(cursor);
+      setImmediate(() => this.pumpTopic(topic));
+    }
+    return {
+      stop: async () => {
+        for (const cursor of cursors) {
+          cursor.handlers = cursor.handlers.filter((h) => h !== handler);
+          if (cursor.handlers.length === 0) {
+            cursor.stopped = true;
+            await Promise.allSettled([...cursor.inFlight]);
+          }
+        }
+      },
+    };
+  }
+
+  private pumpTopic(topic: string): void {
+    for (const cursor of this.groups.values()) {
+      if (cursor.topic !== topic || cursor.stopped) continue;
+      cursor.committed.forEach((_, p) => this.pump(cursor, p));
+    }
+  }
+
+  /** Delivers one partition's messages one at a time, in order. */
+  private pump(cursor: GroupCursor, p: number): void {
+    if (cursor.running[p] || cursor.stopped || !this.connected) return;
+    const partition = this.topic(cursor.topic)[p]!;
+    const offset = cursor.committed[p]!;
+    const message = partition.log[offset - partition.base];
+    if (!message) return;
+    // Spread partitions over the group's members, as Kafka's assignment would.
+    const handler = cursor.handlers[p % cursor.handlers.length];
+    if (!handler) return;
+    cursor.running[p] = true;
+    const received: ReceivedMessage = {
+      ...message,
+      topic: cursor.topic,
+      partition: p,
+      offset: String(offset),
+    };
+    const run = (async () => {
+      try {
+        await handler(received);
+        cursor.committed[p] = offset + 1;
+        this.trim(cursor.topic, p);
+        cursor.running[p] = false;
+        setImmediate(() => this.pump(cursor, p));
+      } catch {
+        // Not handled: the same message comes again, nothing after it is committed first.
+        setTimeout(() => {
+          cursor.running[p] = false;
+          this.pump(cursor, p);
+        }, REDELIVERY_DELAY_MS).unref();
+      }
+    })();
+    cursor.inFlight.add(run);
+    void run.finally(() => cursor.inFlight.delete(run));
+  }
+
+  /** Drops the prefix every group has consumed, so long runs keep memory flat. */
+  private trim(topic: string, p: number): void {
+    const partition = this.topic(topic)[p]!;
+    let min = partition.base + partition.log.length;
+    for (const cursor of this.groups.values()) {
+      if (cursor.topic === topic) min = Math.min(min, cursor.committed[p]!);
+    }
+    const drop = min - partition.base;
+    if (drop > 1024 || (drop > 0 && drop === partition.log.length)) {
+      partition.log.splice(0, drop);
+      partition.base = min;
+    }
+  }
+
+  async consumerLag(groupId: string, topic: string): Promise<number> {
+    const cursor = this.groups.get(`${groupId}\u0000${topic}`);
+    const partitions = this.topics.get(topic);
+    if (!cursor || !partitions) return 0;
+    return partitions.reduce((sum, part, p) => sum + (part.base + part.log.length - cursor.committed[p]!), 0);
+  }
+
+  health(): ChannelHealth {
+    return { connected: this.connected, detail: "in-process channel" };
+  }
+
+  async disconnect(): Promise<void> {
+    this.connected = false;
+    await Promise.allSettled([...this.groups.values()].flatMap((c) => [...c.inFlight]));
+  }
+}

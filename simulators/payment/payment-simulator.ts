@@ -1,0 +1,200 @@
+// Plays the Payment service on the Kafka contract: consumes OrderCreated from orders.events,
+// decides (deterministic rules for tests, a failure rate for demos), charges each order at most
+// once, answers on payments.events with the incoming trace headers, and refunds on RefundRequested.
+
+import { randomUUID } from "node:crypto";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { Headers, makeEvent, type OrderEvent, type PaymentEvent } from "../../domain/events";
+import type { Channel, ReceivedMessage, Subscription, TopicNames } from "../../lib/channel/types";
+import { Topics } from "../../lib/channel/types";
+
+export interface PaymentRules {
+  /** 0..1: random share of failures (demos). */
+  failureRate: number;
+  /** Totals (minor units) whose last two digits are listed fail — deterministic, for tests. */
+  failCents?: number[];
+  /** Totals above this fail. */
+  failAmountAbove?: number;
+  /** Totals whose last two digits are listed get no answer at all (the deadline fires). */
+  noReplyCents?: number[];
+  /** Answer after this long. */
+  latencyMs: number;
+  /** Totals whose cents are listed succeed, but only after delayMs (late success after cancel). */
+  lateReply?: { cents: number[]; delayMs: number };
+}
+
+export interface LedgerEntry {
+  orderId: string;
+  decision: "succeeded" | "failed" | "no-reply";
+  paymentId?: string;
+  amount: number;
+  currency: string;
+  chargeCount: number;
+  refunded: boolean;
+  refundCount: number;
+  decidedAt: string;
+}
+
+export interface PaymentSimulatorOptions {
+  channel: Channel;
+  rules: PaymentRules;
+  topics?: TopicNames;
+  groupId?: string;
+  ledgerFile?: string;
+  random?: () => number;
+  log?: (message: string, extra?: unknown) => void;
+}
+
+export interface PaymentSimulator {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  ledger(): LedgerEntry[];
+  setRules(rules: Partial<PaymentRules>): void;
+}
+
+export function createPaymentSimulator(options: PaymentSimulatorOptions): PaymentSimulator {
+  const topics = options.topics ?? Topics;
+  const random = options.random ?? Math.random;
+  const ledger = new Map<string, LedgerEntry>();
+  const timers = new Set<NodeJS.Timeout>();
+  let rules = { ...options.rules };
+  let subscription: Subscription | undefined;
+
+  if (options.ledgerFile && existsSync(options.ledgerFile)) {
+    for (const line of readFileSync(options.ledgerFile, "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      const entry = JSON.parse(line) as LedgerEntry;
+      ledger.set(entry.orderId, entry);
+    }
+  }
+  const persist = (entry: LedgerEntry) => {
+    if (options.ledgerFile) appendFileSync(options.ledgerFile, `${JSON.stringify(entry)}\n`);
+  };
+
+  function decide(total: number): LedgerEntry["decision"] {
+    const cents = total % 100;
+    if (rules.noReplyCents?.includes(cents)) return "no-reply";
+    if (rules.failCents?.includes(cents)) return "failed";
+    if (rules.failAmountAbove !== undefined && total > rules.failAmountAbove) return "failed";
+    if (rules.failureRate > 0 && random() < rules.failureRate) return "failed";
+    return "succeeded";
+  }
+
+  function reply(entry: LedgerEntry, headers: Record<string, string>, delayMs: number): void {
+    if (entry.decision === "no-reply") return;
+    const event: PaymentEvent =
+      entry.decision === "succeeded"
+        ? makeEvent("PaymentSucceeded", entry.orderId, {
+            paymentId: entry.paymentId!,
+            amount: entry.amount,
+            currency: entry.currency,
+          })
+        : makeEvent("PaymentFailed", entry.orderId, {
+            reason: "card declined (simulated)",
+            amount: entry.amount,
+            currency: entry.currency,
+          });
+    send(event, headers, delayMs);
+  }
+
+  function send(event: PaymentEvent, incoming: Record<string, string>, delayMs: number): void {
+    const headers: Record<string, string> = {
+      [Headers.eventType]: event.type,
+      [Headers.contentType]: "application/json",
+    };
+    for (const h of [Headers.traceParent, Headers.correlationId]) {
+      if (incoming[h]) headers[h] = incoming[h];
+    }
+    const publish = () =>
+      options.channel
+        .publish(topics.paymentEvents, [{ key: event.orderId, value: JSON.stringify(event), headers }])
+        .catch((err: Error) =>
+          options.log?.("payment reply failed", { orderId: event.orderId, error: err.message }),
+        );
+    if (delayMs <= 0) {
+      void publish();
+      return;
+    }
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      void publish();
+    }, delayMs);
+    timers.add(timer);
+  }
+
+  async function handle(message: ReceivedMessage): Promise<void> {
+    let event: OrderEvent;
+    try {
+      event = JSON.parse(message.value) as OrderEvent;
+    } catch {
+      options.log?.("unparsable order event ignored", { offset: message.offset });
+      return;
+    }
+    if (event?.type === "OrderCreated") {
+      const existing = ledger.get(event.orderId);
+      if (existing) {
+        // A duplicate delivery: same answer again, no second charge.
+        reply(existing, message.headers, 0);
+        return;
+      }
+      const { total, currency } = event.payload;
+      const decision = decide(total);
+      const entry: LedgerEntry = {
+        orderId: event.orderId,
+        decision,
+        amount: total,
+        currency,
+        chargeCount: decision === "succeeded" ? 1 : 0,
+        refunded: false,
+        refundCount: 0,
+        decidedAt: new Date().toISOString(),
+      };
+      if (decision === "succeeded") entry.paymentId = `pay-${randomUUID()}`;
+      ledger.set(event.orderId, entry);
+      persist(entry);
+      const late = rules.lateReply?.cents.includes(total % 100) ? rules.lateReply.delayMs : 0;
+      if (late > 0 && decision === "succeeded") reply(entry, message.headers, late);
+      else reply(entry, message.headers, rules.latencyMs);
+    } else if (event?.type === "RefundRequested") {
+      const entry = ledger.get(event.orderId);
+      if (!entry || entry.decision !== "succeeded") return;
+      if (!entry.refunded) {
+        entry.refunded = true;
+        entry.refundCount++;
+        persist(entry);
+      }
+      send(
+        makeEvent("PaymentRefunded", entry.orderId, {
+          paymentId: entry.paymentId!,
+          amount: entry.amount,
+          currency: entry.currency,
+        }),
+        message.headers,
+        rules.latencyMs,
+      );
+    }
+  }
+
+  return {
+    async start() {
+      await options.channel.connect();
+      subscription = await options.channel.subscribe(
+        {
+          groupId: options.groupId ?? "payment-simulator",
+          topics: [topics.orderEvents],
+          fromBeginning: true,
+        },
+        handle,
+      );
+    },
+    async stop() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await subscription?.stop();
+    },
+    ledger: () => [...ledger.values()].map((e) => ({ ...e })),
+    setRules(next) {
+      rules = { ...rules, ...next };
+    },
+  };
+}
