@@ -105,7 +105,7 @@ export class MemoryChannel implements Channel {
   private pumpTopic(topic: string): void {
     for (const cursor of this.groups.values()) {
       if (cursor.topic !== topic || cursor.stopped) continue;
-      cursor.committed.forEach((_, p) => this.pump(cursor, p));
+      for (let p = 0; p < cursor.committed.length; p++) this.pump(cursor, p);
     }
   }
 

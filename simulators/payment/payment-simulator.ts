@@ -157,7 +157,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
       else reply(entry, message.headers, rules.latencyMs);
     } else if (event?.type === "RefundRequested") {
       const entry = ledger.get(event.orderId);
-      if (!entry || entry.decision !== "succeeded") return;
+      if (entry?.decision !== "succeeded") return;
       if (!entry.refunded) {
         entry.refunded = true;
         entry.refundCount++;
