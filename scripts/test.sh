@@ -10,9 +10,13 @@ echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx biome check .
 
 if [ -z "${KAFKA_BROKERS:-}" ] || [ -z "${MONGO_URL:-}" ] || [ -z "${NATS_URL:-}" ]; then
-  export INFRA_DIR="${INFRA_DIR:-/tmp/order-service-infra-test-$$}"
-  trap 'bash scripts/infra.sh down >/dev/null 2>&1 || true' EXIT
-  bash scripts/infra.sh up
+  export INFRA_DIR="${INFRA_DIR:-/tmp/order-service-infra}"
+  if bash scripts/infra.sh status >/dev/null 2>&1; then
+    echo "== reusing the servers already running in $INFRA_DIR"
+  else
+    trap 'bash scripts/infra.sh down >/dev/null 2>&1 || true' EXIT
+    bash scripts/infra.sh up
+  fi
   # shellcheck disable=SC1091
   source "$INFRA_DIR/env"
 fi
