@@ -10,11 +10,13 @@ import { kafkaBridgeService } from "./services/kafka-bridge.service";
 import { ordersService } from "./services/orders.service";
 import { sagaService } from "./services/saga.service";
 import { userProxyService } from "./services/user-proxy.service";
-import { startEmbeddedSimulators } from "./simulators/embedded";
+import { type EmbeddedSimulators, startEmbeddedSimulators } from "./simulators/embedded";
 
 export interface RunningNode {
   broker: ServiceBroker;
   config: Config;
+  /** The in-process simulators of the embedded default (empty when every dependency is configured). */
+  embedded: EmbeddedSimulators;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
   return {
     broker,
     config,
+    embedded,
     async stop() {
       await broker.stop();
       await embedded.stop();

@@ -3,13 +3,15 @@
 import { sharedMemoryChannel } from "../lib/channel";
 import type { Config } from "../lib/config";
 import type { RunningSimulator } from "./http/http-simulator";
-import { startInventoryService } from "./http/inventory-service";
+import { type InventorySimulator, startInventoryService } from "./http/inventory-service";
 import { startUserService } from "./http/user-service";
 import { createPaymentSimulator, type PaymentSimulator } from "./payment/payment-simulator";
 
 export interface EmbeddedSimulators {
   userServiceUrl?: string;
   inventoryServiceUrl?: string;
+  user?: RunningSimulator;
+  inventory?: InventorySimulator;
   payment?: PaymentSimulator;
   afterBrokerStart(): Promise<void>;
   stop(): Promise<void>;
@@ -33,11 +35,13 @@ export async function startEmbeddedSimulators(config: Config): Promise<EmbeddedS
   if (needsProxies && !config.userServiceUrl) {
     const user = await startUserService({ port: 0 });
     running.push(user);
+    result.user = user;
     result.userServiceUrl = user.url;
   }
   if (needsProxies && !config.inventoryServiceUrl) {
     const inventory = await startInventoryService({ port: 0 });
     running.push(inventory);
+    result.inventory = inventory;
     result.inventoryServiceUrl = inventory.url;
   }
   if (!config.kafkaBrokers && config.services.includes("kafka-bridge")) {
