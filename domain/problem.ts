@@ -79,6 +79,8 @@ export function toProblem(err: ErrorLike): Problem {
     name === "ValidationError" ? "validation-error" : (slugOf(err.type) ?? slug),
     title,
   );
+  const retryAfter = (err.data as { retryAfter?: unknown } | undefined)?.retryAfter;
+  if (status === 429) problem.retryAfter = typeof retryAfter === "number" ? retryAfter : 60;
   if (name === "ValidationError" || err.type === "VALIDATION_ERROR") {
     problem.detail = "The request is invalid";
     problem.errors = validationErrors(err.data);
