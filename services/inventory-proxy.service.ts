@@ -41,7 +41,7 @@ export function inventoryProxyService(
         bulkhead: dependencyBulkhead(config.bulkhead),
         async handler(ctx: Context<ReserveParams>): Promise<{ reserved: true }> {
           try {
-            const res = await this.http.request<{ error?: string; productId?: string }>(
+            const res = await this.http.request<{ status?: string; error?: string; productId?: string }>(
               "POST",
               "/reservations",
               {
@@ -49,7 +49,8 @@ export function inventoryProxyService(
                 items: ctx.params.items.map(({ productId, quantity }) => ({ productId, quantity })),
               },
             );
-            if (res.status === 200 || res.status === 201) return { reserved: true };
+            if ((res.status === 200 || res.status === 201) && res.body?.status === "RESERVED")
+              return { reserved: true };
             if (res.status === 409) {
               throw new Errors.MoleculerClientError("Insufficient stock", 409, "INSUFFICIENT_STOCK", {
                 productId: res.body?.productId,

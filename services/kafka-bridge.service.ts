@@ -114,7 +114,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         );
         this.counters.published += order.outbox.length;
         await this.broker.call<boolean, MarkPublishedParams>("orders.markPublished", {
-          id,
+          order,
           eventIds: order.outbox.map((e) => e.event.eventId),
         });
       },

@@ -51,8 +51,8 @@ export interface GetParams {
   id: string;
 }
 export interface ApplyChangeParams {
-  id: string;
-  expectedVersion: number;
+  /** The order as the caller read it: the write succeeds only if it is still at this version. */
+  current: Order;
   change: Change;
   trace: TraceContext;
 }
@@ -62,7 +62,8 @@ export interface ScanParams {
   dueBefore?: string;
 }
 export interface MarkPublishedParams {
-  id: string;
+  /** The order as the relay read it; re-read only when someone wrote in between. */
+  order: Order;
   eventIds: string[];
 }
 
@@ -152,16 +153,11 @@ export function ordersService(config: Config): OrdersSchema {
       applyChange: {
         visibility: "public",
         async handler(ctx: Context<ApplyChangeParams>): Promise<ApplyResult> {
-          const { id, expectedVersion, change, trace } = ctx.params;
-          const current = await this.adapter.findOne({ _id: id, version: expectedVersion });
-          if (!current) return { applied: false, current: await this.adapter.findOne({ _id: id }) };
+          const { current, change, trace } = ctx.params;
           const next = applyChange(current, change, trace, new Date());
           const { _id, ...fields } = next;
-          const updated = await this.adapter.updateMany(
-            { _id: id, version: expectedVersion },
-            { $set: fields },
-          );
-          if (updated !== 1) return { applied: false, current: await this.adapter.findOne({ _id: id }) };
+          const updated = await this.adapter.updateMany({ _id, version: current.version }, { $set: fields });
+          if (updated !== 1) return { applied: false, current: await this.adapter.findOne({ _id }) };
           return { applied: true, order: next };
         },
       },
@@ -178,8 +174,9 @@ export function ordersService(config: Config): OrdersSchema {
         visibility: "public",
         async handler(ctx: Context<MarkPublishedParams>): Promise<boolean> {
           // Guarded by version like every write; on a race, re-read and drop what is published.
+          let order: Order | null = ctx.params.order;
           for (let attempt = 0; attempt < 10; attempt++) {
-            const order = await this.adapter.findOne({ _id: ctx.params.id });
+            if (attempt > 0) order = await this.adapter.findOne({ _id: ctx.params.order._id });
             if (!order) return false;
             const published = new Set(ctx.params.eventIds);
             const outbox = order.outbox.filter((e) => !published.has(e.event.eventId));

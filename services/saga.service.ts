@@ -131,8 +131,9 @@ export function sagaService(config: Config): SagaSchema {
             await ctx.call("inventory-proxy.reserve", { orderId, items: input.items });
           } catch (err) {
             if (!isUnavailable(err)) throw err;
-            // The reservation may have landed before the failure: give it back, best effort.
-            this.releaseStock(ctx, orderId).catch(() => undefined);
+            // The reservation may have landed before the failure: give it back before answering,
+            // so that a client retrying with the same key cannot race this release.
+            await ctx.call("inventory-proxy.release", { orderId }).catch(() => undefined);
             throw new Errors.MoleculerError(
               "Inventory is unavailable, try again later",
               503,
@@ -276,8 +277,7 @@ export function sagaService(config: Config): SagaSchema {
           const decision = decide(order, command(order));
           if (decision.kind !== "apply") return { order, decision };
           const result = await ctx.call<ApplyResult, ApplyChangeParams>("orders.applyChange", {
-            id: orderId,
-            expectedVersion: order.version,
+            current: order,
             change: decision.change,
             trace,
           });

@@ -61,6 +61,13 @@ export class KafkaChannel implements Channel {
   private closed = false;
   private readonly consumers = new Set<Consumer>();
   private readonly consumerState = new Map<Consumer, boolean>();
+  private readonly outgoing: {
+    topic: string;
+    messages: ChannelMessage[];
+    resolve: () => void;
+    reject: (err: Error) => void;
+  }[] = [];
+  private flushing = false;
 
   constructor(private readonly options: KafkaChannelOptions) {
     const log = options.logger;
@@ -111,17 +118,44 @@ export class KafkaChannel implements Channel {
     }
   }
 
-  async publish(topic: string, messages: ChannelMessage[]): Promise<void> {
-    if (this.closed) throw new Error("kafka channel is closed");
-    if (!this.producerConnected) {
-      // kafkajs reconnects on send, but a fresh channel may still be in its first connect.
-      await this.producer.connect();
-    }
-    await this.producer.send({
-      topic,
-      acks: -1,
-      messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+  /**
+   * With one request in flight (idempotence), sends are serialized: everything published while a
+   * send is under way leaves together in the next batch, and each caller resolves when its batch
+   * is acknowledged.
+   */
+  publish(topic: string, messages: ChannelMessage[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("kafka channel is closed"));
+    return new Promise((resolve, reject) => {
+      this.outgoing.push({ topic, messages, resolve, reject });
+      if (!this.flushing) void this.flush();
     });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.outgoing.length > 0) {
+        const batch = this.outgoing.splice(0, this.outgoing.length);
+        const byTopic = new Map<string, ChannelMessage[]>();
+        for (const item of batch)
+          byTopic.set(item.topic, [...(byTopic.get(item.topic) ?? []), ...item.messages]);
+        try {
+          if (!this.producerConnected) await this.producer.connect();
+          await this.producer.sendBatch({
+            acks: -1,
+            topicMessages: [...byTopic].map(([topic, msgs]) => ({
+              topic,
+              messages: msgs.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+            })),
+          });
+          for (const item of batch) item.resolve();
+        } catch (err) {
+          for (const item of batch) item.reject(err as Error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {

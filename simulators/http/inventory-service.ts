@@ -34,7 +34,10 @@ export async function startInventoryService(
           return { status: 400, body: { error: "reservationId and items are required" } };
         }
         const existing = reservations.get(reservationId);
-        if (existing) return { status: 200, body: { reservationId, status: existing.status } };
+        // Same id while reserved: the same answer, no second deduction. A released id may be
+        // reserved again (a client retrying after a failed attempt that was rolled back).
+        if (existing?.status === "RESERVED")
+          return { status: 200, body: { reservationId, status: existing.status } };
         for (const item of items) {
           if (!Number.isInteger(item.quantity) || item.quantity < 1)
             return { status: 400, body: { error: "bad quantity" } };

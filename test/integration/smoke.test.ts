@@ -144,15 +144,13 @@ describe("FerretDB through the orders service (moleculer-db Mongo adapter)", { s
 
     const change = { status: "CONFIRMED" as const, paymentId: "p-1", events: [], releaseStock: false };
     const applied = await broker.call<ApplyResult, ApplyChangeParams>("orders.applyChange", {
-      id: order._id,
-      expectedVersion: 1,
+      current: order,
       change,
       trace: { correlationId: "c" },
     });
     assert.equal(applied.applied, true);
     const stale = await broker.call<ApplyResult, ApplyChangeParams>("orders.applyChange", {
-      id: order._id,
-      expectedVersion: 1,
+      current: order,
       change,
       trace: { correlationId: "c" },
     });
