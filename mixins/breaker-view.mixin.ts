@@ -60,12 +60,15 @@ function transition(state: BreakerState) {
       transitions: (previous?.transitions ?? 0) + 1,
     });
     const level = state === "open" ? "warn" : "info";
-    this.logger[level](`circuit breaker ${state}`, {
-      dependency,
-      endpoint,
-      failures: ctx.params.failures,
-      rate: ctx.params.rate,
-    });
+    this.logger[level](
+      {
+        dependency,
+        endpoint,
+        failures: ctx.params.failures,
+        rate: ctx.params.rate,
+      },
+      `circuit breaker ${state}`,
+    );
     this.broker.metrics.increment(METRIC.breakerTransitions, { dependency, state });
     this.broker.metrics.set(METRIC.breakerState, worstState(this.breakers, dependency), { dependency });
   };

@@ -49,7 +49,7 @@ export function httpDependencyMixin(options: HttpDependencyOptions): Partial<Ser
         connections: options.connections,
         onRetry: (attempt: number, outcome: AttemptOutcome) => {
           vars.retries++;
-          vars.logger.warn(`retrying ${options.dependency} call`, { attempt, outcome });
+          vars.logger.warn({ attempt, outcome }, `retrying ${options.dependency} call`);
         },
       });
     },

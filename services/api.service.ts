@@ -109,11 +109,14 @@ export function apiService(
       onError(this: unknown, _req: IncomingMessage, res: ServerResponse, err: Error) {
         const problem = toProblem(err as Parameters<typeof toProblem>[0]);
         if (problem.status >= 500) {
-          (this as { logger: { error: (...a: unknown[]) => void } }).logger.error("request failed", {
-            name: err.name,
-            message: err.message,
-            code: (err as { code?: unknown }).code,
-          });
+          (this as { logger: { error: (...a: unknown[]) => void } }).logger.error(
+            {
+              name: err.name,
+              message: err.message,
+              code: (err as { code?: unknown }).code,
+            },
+            "request failed",
+          );
         }
         const { retryAfter, ...body } = problem;
         if (retryAfter !== undefined) res.setHeader("Retry-After", String(retryAfter));

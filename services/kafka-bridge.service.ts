@@ -85,10 +85,13 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         const next = previous
           .then(() => this.publishOrder(id))
           .catch((err: Error) =>
-            this.logger.warn("outbox relay failed, the sweep will retry", {
-              orderId: id,
-              error: err.message,
-            }),
+            this.logger.warn(
+              {
+                orderId: id,
+                error: err.message,
+              },
+              "outbox relay failed, the sweep will retry",
+            ),
           )
           .finally(() => {
             if (this.relaying.get(id) === next) this.relaying.delete(id);
@@ -144,21 +147,27 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         if (result.outcome === "rejected") return this.deadLetter(message, result.why);
         if (result.outcome === "ignored") {
           this.counters.duplicates++;
-          this.logger.info("payment event ignored", {
-            orderId: parsed.event.orderId,
-            eventId: parsed.event.eventId,
-            why: result.why,
-          });
+          this.logger.info(
+            {
+              orderId: parsed.event.orderId,
+              eventId: parsed.event.eventId,
+              why: result.why,
+            },
+            "payment event ignored",
+          );
         }
       },
 
       async deadLetter(message: ReceivedMessage, reason: string): Promise<void> {
         this.counters.deadLettered++;
-        this.logger.warn("payment message dead-lettered", {
-          reason,
-          partition: message.partition,
-          offset: message.offset,
-        });
+        this.logger.warn(
+          {
+            reason,
+            partition: message.partition,
+            offset: message.offset,
+          },
+          "payment message dead-lettered",
+        );
         await this.channel.publish(Topics.paymentDeadLetters, [
           {
             key: message.key,
@@ -183,7 +192,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         clientId: `order-service-${this.broker.nodeID}`,
         logger: (level: string, msg: string, extra?: unknown) => {
           const log = this.logger as unknown as Record<string, (...args: unknown[]) => void>;
-          (log[level] ?? log.info)(msg, extra);
+          (log[level] ?? log.info)(extra ?? {}, msg);
         },
       });
     },
@@ -196,7 +205,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
       );
       this.relayTimer = setInterval(() => {
         this.relaySweep().catch((err: Error) =>
-          this.logger.warn("relay sweep failed", { error: err.message }),
+          this.logger.warn({ error: err.message }, "relay sweep failed"),
         );
       }, this.settings.relayIntervalMs);
       this.relayTimer.unref();

@@ -254,10 +254,13 @@ export function sagaService(config: Config): SagaSchema {
           return await ctx.call<UserCheck, { id: string }>("user-proxy.check", { id: userId });
         } catch (err) {
           if (isUnavailable(err)) {
-            this.logger.warn("user check unavailable, continuing unverified", {
-              userId,
-              error: (err as Error).name,
-            });
+            this.logger.warn(
+              {
+                userId,
+                error: (err as Error).name,
+              },
+              "user check unavailable, continuing unverified",
+            );
             return { kind: "unavailable" };
           }
           throw err;
@@ -285,10 +288,13 @@ export function sagaService(config: Config): SagaSchema {
             if (decision.change.events.length) ctx.emit("order.outbox", { id: orderId });
             if (decision.change.releaseStock) {
               await this.releaseStock(ctx, orderId).catch((err: Error) =>
-                this.logger.warn("stock release failed, the sweep will retry", {
-                  orderId,
-                  error: err.message,
-                }),
+                this.logger.warn(
+                  {
+                    orderId,
+                    error: err.message,
+                  },
+                  "stock release failed, the sweep will retry",
+                ),
               );
             }
             return { order: result.order, decision };
@@ -328,7 +334,7 @@ export function sagaService(config: Config): SagaSchema {
             await this.releaseStock(ctx, order._id);
           }
         } catch (err) {
-          this.logger.warn("saga sweep failed, will retry", { error: (err as Error).message });
+          this.logger.warn({ error: (err as Error).message }, "saga sweep failed, will retry");
         } finally {
           this.sweeping = false;
         }
