@@ -46,7 +46,11 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
   return {
     name: "kafka-bridge",
     dependencies: ["orders"],
-    settings: { consumerGroup: config.kafkaConsumerGroup, relayIntervalMs: 1_000, relayGraceMs: 2_000 },
+    settings: {
+      consumerGroup: config.kafkaConsumerGroup,
+      relayIntervalMs: config.sagaSweepIntervalMs,
+      relayGraceMs: 2_000,
+    },
 
     events: {
       "order.outbox": {

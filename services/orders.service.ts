@@ -33,6 +33,10 @@ interface OrderAdapter {
   updateMany(query: Record<string, unknown>, update: Record<string, unknown>): Promise<number>;
   collection?: {
     createIndex(spec: Record<string, number>, opts?: Record<string, unknown>): Promise<unknown>;
+    updateOne(
+      query: Record<string, unknown>,
+      update: Record<string, unknown>,
+    ): Promise<{ modifiedCount: number }>;
   };
 }
 
@@ -72,6 +76,22 @@ export type ApplyResult = { applied: true; order: Order } | { applied: false; cu
 
 interface OrdersVars {
   adapter: OrderAdapter;
+}
+
+/**
+ * The compare-and-set every write goes through: matches the id at the version read, bumps it.
+ * Mongo gets updateOne (FerretDB's SQLite backend scans for updateMany); NeDB gets updateMany.
+ */
+async function casUpdate(
+  adapter: OrderAdapter,
+  id: string,
+  version: number,
+  fields: Partial<Order>,
+): Promise<boolean> {
+  const query = { _id: id, version };
+  const update = { $set: { ...fields, version: version + 1 } };
+  if (adapter.collection) return (await adapter.collection.updateOne(query, update)).modifiedCount === 1;
+  return (await adapter.updateMany(query, update)) === 1;
 }
 
 type OrdersSchema = ServiceSchema<OrdersSettings, Record<string, never>, OrdersVars>;
@@ -155,9 +175,10 @@ export function ordersService(config: Config): OrdersSchema {
         async handler(ctx: Context<ApplyChangeParams>): Promise<ApplyResult> {
           const { current, change, trace } = ctx.params;
           const next = applyChange(current, change, trace, new Date());
-          const { _id, ...fields } = next;
-          const updated = await this.adapter.updateMany({ _id, version: current.version }, { $set: fields });
-          if (updated !== 1) return { applied: false, current: await this.adapter.findOne({ _id }) };
+          const { _id, version: _bumped, ...fields } = next;
+          if (!(await casUpdate(this.adapter, _id, current.version, fields))) {
+            return { applied: false, current: await this.adapter.findOne({ _id }) };
+          }
           return { applied: true, order: next };
         },
       },
@@ -181,11 +202,13 @@ export function ordersService(config: Config): OrdersSchema {
             const published = new Set(ctx.params.eventIds);
             const outbox = order.outbox.filter((e) => !published.has(e.event.eventId));
             if (outbox.length === order.outbox.length) return true;
-            const n = await this.adapter.updateMany(
-              { _id: order._id, version: order.version },
-              { $set: { outbox, outboxPending: outbox.length, version: order.version + 1 } },
-            );
-            if (n === 1) return true;
+            if (
+              await casUpdate(this.adapter, order._id, order.version, {
+                outbox,
+                outboxPending: outbox.length,
+              })
+            )
+              return true;
           }
           return false;
         },
@@ -218,11 +241,8 @@ export function ordersService(config: Config): OrdersSchema {
           for (let attempt = 0; attempt < 10; attempt++) {
             const order = await this.adapter.findOne({ _id: ctx.params.id });
             if (!order?.stockHeld) return true;
-            const n = await this.adapter.updateMany(
-              { _id: order._id, version: order.version },
-              { $set: { stockHeld: false, version: order.version + 1, updatedAt: new Date().toISOString() } },
-            );
-            if (n === 1) return true;
+            const fields = { stockHeld: false, updatedAt: new Date().toISOString() };
+            if (await casUpdate(this.adapter, order._id, order.version, fields)) return true;
           }
           return false;
         },

@@ -53,6 +53,8 @@ export type PaymentOutcome =
 interface SagaVars {
   sweepTimer?: NodeJS.Timeout;
   sweeping: boolean;
+  /** Deadlines of the sagas this node started; the sweep covers those of nodes that died. */
+  deadlines: Map<string, NodeJS.Timeout>;
 }
 
 interface SagaMethods {
@@ -65,6 +67,7 @@ interface SagaMethods {
   ): Promise<{ order: Order | null; decision: ReturnType<typeof decide> | null }>;
   releaseStock(ctx: Context, orderId: string): Promise<void>;
   sweep(): Promise<void>;
+  armDeadline(orderId: string, deadline: string, correlationId: string): void;
   checkUser(ctx: Context, userId: string): Promise<UserCheck>;
 }
 
@@ -96,7 +99,11 @@ export function sagaService(config: Config): SagaSchema {
   return {
     name: "saga",
     dependencies: ["orders"],
-    settings: { paymentTimeoutMs: config.paymentTimeoutMs, sweepIntervalMs: 500, releaseGraceMs: 5_000 },
+    settings: {
+      paymentTimeoutMs: config.paymentTimeoutMs,
+      sweepIntervalMs: config.sagaSweepIntervalMs,
+      releaseGraceMs: 5_000,
+    },
 
     actions: {
       placeOrder: {
@@ -158,6 +165,7 @@ export function sagaService(config: Config): SagaSchema {
           const result = await ctx.call<InsertResult, { order: Order }>("orders.insertNew", { order });
           if (!result.created) return this.orderFor(ctx, result.existing, hash);
           ctx.emit("order.outbox", { id: orderId });
+          this.armDeadline(orderId, order.paymentDeadline, correlationId);
           ctx.meta.$statusCode = 202;
           ctx.meta.$responseHeaders = { Location: `/api/v1/orders/${orderId}` };
           return toView(result.order);
@@ -286,6 +294,10 @@ export function sagaService(config: Config): SagaSchema {
           });
           if (result.applied) {
             if (decision.change.events.length) ctx.emit("order.outbox", { id: orderId });
+            if (result.order.status !== "PENDING") {
+              clearTimeout(this.deadlines.get(orderId));
+              this.deadlines.delete(orderId);
+            }
             if (decision.change.releaseStock) {
               await this.releaseStock(ctx, orderId).catch((err: Error) =>
                 this.logger.warn(
@@ -310,6 +322,26 @@ export function sagaService(config: Config): SagaSchema {
       async releaseStock(ctx: Context, orderId: string): Promise<void> {
         await ctx.call("inventory-proxy.release", { orderId });
         await ctx.call("orders.markStockReleased", { id: orderId });
+      },
+
+      armDeadline(orderId: string, deadline: string, correlationId: string) {
+        const timer = setTimeout(
+          () => {
+            this.deadlines.delete(orderId);
+            const ctx: Context = this.broker.ContextFactory.create(this.broker);
+            this.runCommand(ctx, orderId, () => ({ type: "deadline", now: new Date() }), {
+              correlationId,
+            }).catch((err: Error) =>
+              this.logger.warn(
+                { orderId, error: err.message },
+                "deadline handling failed, the sweep will retry",
+              ),
+            );
+          },
+          Math.max(0, Date.parse(deadline) - Date.now()) + 10,
+        );
+        timer.unref();
+        this.deadlines.set(orderId, timer);
       },
 
       /** Resumes sagas after a restart and enforces deadlines, on every node (writes are guarded). */
@@ -343,6 +375,7 @@ export function sagaService(config: Config): SagaSchema {
 
     started() {
       this.sweeping = false;
+      this.deadlines = new Map();
       this.sweepTimer = setInterval(() => void this.sweep(), this.settings.sweepIntervalMs);
       this.sweepTimer.unref();
       void this.sweep();
@@ -350,6 +383,8 @@ export function sagaService(config: Config): SagaSchema {
 
     stopped() {
       if (this.sweepTimer) clearInterval(this.sweepTimer);
+      for (const timer of this.deadlines.values()) clearTimeout(timer);
+      this.deadlines.clear();
     },
   };
 }

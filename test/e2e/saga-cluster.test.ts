@@ -91,7 +91,7 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
       infra: env,
       userServiceUrl: user.url,
       inventoryServiceUrl: inventory.url,
-      paymentTimeoutMs: 4_000,
+      paymentTimeoutMs: 8_000,
     });
     await cluster.createTopics();
     paymentChannel = new KafkaChannel({
