@@ -2,6 +2,7 @@
 // process (no transporter) or as many nodes over NATS, selected by NATS_URL and SERVICES.
 import { hostname } from "node:os";
 import type { BrokerOptions } from "moleculer";
+import { type BreakerErrorLike, countsForBreaker } from "./domain/resilience";
 import { type Config, loadConfig } from "./lib/config";
 
 /**
@@ -47,6 +48,7 @@ export function brokerOptions(config: Config): BrokerOptions {
       minRequestCount: config.breaker.minRequestCount,
       windowTime: config.breaker.windowSeconds,
       halfOpenTime: config.breaker.halfOpenMs,
+      check: (err: Error) => countsForBreaker(err as BreakerErrorLike),
     },
     registry: { strategy: "RoundRobin", preferLocal: true },
     heartbeatInterval: 2,

@@ -55,3 +55,26 @@ export function userFallback(check: UserCheck): { proceed: boolean; userVerified
 
 /** Inventory down or circuit open: no order, nothing reserved; the client may retry after this many seconds. */
 export const INVENTORY_RETRY_AFTER_SECONDS = 5;
+
+/** Error types the proxies raise when their dependency is down, slow or faulty. */
+export const DEPENDENCY_ERROR_TYPES: ReadonlySet<string> = new Set([
+  "DEPENDENCY_UNAVAILABLE",
+  "DEPENDENCY_FAULT",
+]);
+
+export interface BreakerErrorLike {
+  name?: string;
+  type?: string;
+  code?: number;
+  data?: { action?: string };
+}
+
+/**
+ * What opens a circuit: a proxy's dependency failing, or a call to a proxy timing out. Failures
+ * of our own store or a client's bad input do not: the breaker guards the synchronous edge.
+ */
+export function countsForBreaker(err: BreakerErrorLike | null | undefined): boolean {
+  if (!err) return false;
+  if (err.type && DEPENDENCY_ERROR_TYPES.has(err.type)) return true;
+  return err.name === "RequestTimeoutError" && /^[\w-]+-proxy\./.test(err.data?.action ?? "");
+}

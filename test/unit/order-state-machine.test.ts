@@ -255,3 +255,22 @@ describe("deadlines and cancellation", () => {
     assert.ok(order.seenEventIds.length <= 32);
   });
 });
+
+describe("what opens a circuit", () => {
+  test("dependency failures and proxy timeouts count; store timeouts and client errors do not", async () => {
+    const { countsForBreaker } = await import("../../domain/resilience");
+    assert.equal(countsForBreaker({ type: "DEPENDENCY_UNAVAILABLE", code: 503 }), true);
+    assert.equal(countsForBreaker({ type: "DEPENDENCY_FAULT", code: 502 }), true);
+    assert.equal(
+      countsForBreaker({ name: "RequestTimeoutError", data: { action: "inventory-proxy.reserve" } }),
+      true,
+    );
+    assert.equal(
+      countsForBreaker({ name: "RequestTimeoutError", data: { action: "orders.applyChange" } }),
+      false,
+    );
+    assert.equal(countsForBreaker({ type: "INSUFFICIENT_STOCK", code: 409 }), false);
+    assert.equal(countsForBreaker({ name: "MoleculerError", code: 500 }), false);
+    assert.equal(countsForBreaker(null), false);
+  });
+});
