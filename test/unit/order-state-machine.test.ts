@@ -11,6 +11,7 @@ import {
   requestHash,
   toView,
 } from "../../domain/order";
+import { countsForBreaker } from "../../domain/resilience";
 
 const input = {
   currency: "EUR",
@@ -257,8 +258,7 @@ describe("deadlines and cancellation", () => {
 });
 
 describe("what opens a circuit", () => {
-  test("dependency failures and proxy timeouts count; store timeouts and client errors do not", async () => {
-    const { countsForBreaker } = await import("../../domain/resilience");
+  test("dependency failures and proxy timeouts count; store timeouts and client errors do not", () => {
     assert.equal(countsForBreaker({ type: "DEPENDENCY_UNAVAILABLE", code: 503 }), true);
     assert.equal(countsForBreaker({ type: "DEPENDENCY_FAULT", code: 502 }), true);
     assert.equal(
