@@ -250,8 +250,8 @@ case "$cmd" in
     rm -rf "$INFRA_DIR/data" "$INFRA_DIR/env" "$INFRA_DIR/kafka.properties"
     ;;
   stop) [ -n "${2:-}" ] || die "usage: $0 stop NAME"; stop_one "$2" ;;
-  start) [ -n "${2:-}" ] || die "usage: $0 start NAME"; start_one "$2" ;;
-  restart) [ -n "${2:-}" ] || die "usage: $0 restart NAME"; stop_one "$2"; start_one "$2" ;;
+  start) [ -n "${2:-}" ] || die "usage: $0 start NAME"; "install_$2"; start_one "$2" ;;
+  restart) [ -n "${2:-}" ] || die "usage: $0 restart NAME"; "install_$2"; stop_one "$2"; start_one "$2" ;;
   status) status ;;
   env) cat "$INFRA_DIR/env" ;;
   *) sed -n '2,14p' "$0"; exit 2 ;;

@@ -19,6 +19,9 @@ func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27027", "TCP address to listen on")
 	dataDir := flag.String("sqlite-dir", "./data", "directory of the SQLite databases")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	// WAL with synchronous=NORMAL: durable against a process crash (what the chaos tests do),
+	// without an fsync per write.
+	sqliteParams := flag.String("sqlite-params", "_pragma=synchronous(normal)", "query parameters of the SQLite URI")
 	flag.Parse()
 
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
@@ -28,7 +31,7 @@ func main() {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dataDir + "/",
+		SQLiteURL: "file:" + *dataDir + "/?" + *sqliteParams,
 		Logger:    newLogger(*logLevel),
 	})
 	if err != nil {
