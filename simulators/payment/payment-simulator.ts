@@ -59,6 +59,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
   const timers = new Set<NodeJS.Timeout>();
   let rules = { ...options.rules };
   let subscription: Subscription | undefined;
+  let stopped = false;
 
   if (options.ledgerFile && existsSync(options.ledgerFile)) {
     for (const line of readFileSync(options.ledgerFile, "utf8").split("\n")) {
@@ -80,8 +81,8 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
     return "succeeded";
   }
 
-  function reply(entry: LedgerEntry, headers: Record<string, string>, delayMs: number): void {
-    if (entry.decision === "no-reply") return;
+  function reply(entry: LedgerEntry, headers: Record<string, string>, delayMs: number): Promise<void> {
+    if (entry.decision === "no-reply") return Promise.resolve();
     const event: PaymentEvent =
       entry.decision === "succeeded"
         ? makeEvent("PaymentSucceeded", entry.orderId, {
@@ -94,10 +95,15 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
             amount: entry.amount,
             currency: entry.currency,
           });
-    send(event, headers, delayMs);
+    return send(event, headers, delayMs);
   }
 
-  function send(event: PaymentEvent, incoming: Record<string, string>, delayMs: number): void {
+  /**
+   * A decided payment is always answered: publishing is retried until it lands (a real payment
+   * provider retries its callbacks too). An immediate answer is awaited by the handler, so the
+   * order event's offset is only committed once the answer is out.
+   */
+  function send(event: PaymentEvent, incoming: Record<string, string>, delayMs: number): Promise<void> {
     const headers: Record<string, string> = {
       [Headers.eventType]: event.type,
       [Headers.contentType]: "application/json",
@@ -105,21 +111,30 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
     for (const h of [Headers.traceParent, Headers.correlationId]) {
       if (incoming[h]) headers[h] = incoming[h];
     }
-    const publish = () =>
-      options.channel
-        .publish(topics.paymentEvents, [{ key: event.orderId, value: JSON.stringify(event), headers }])
-        .catch((err: Error) =>
-          options.log?.("payment reply failed", { orderId: event.orderId, error: err.message }),
-        );
-    if (delayMs <= 0) {
-      void publish();
-      return;
-    }
+    const publish = async (): Promise<void> => {
+      for (let attempt = 1; !stopped; attempt++) {
+        try {
+          await options.channel.publish(topics.paymentEvents, [
+            { key: event.orderId, value: JSON.stringify(event), headers },
+          ]);
+          return;
+        } catch (err) {
+          options.log?.("payment reply failed, retrying", {
+            orderId: event.orderId,
+            attempt,
+            error: (err as Error).message,
+          });
+          await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+        }
+      }
+    };
+    if (delayMs <= 0) return publish();
     const timer = setTimeout(() => {
       timers.delete(timer);
       void publish();
     }, delayMs);
     timers.add(timer);
+    return Promise.resolve();
   }
 
   async function handle(message: ReceivedMessage): Promise<void> {
@@ -134,7 +149,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
       const existing = ledger.get(event.orderId);
       if (existing) {
         // A duplicate delivery: same answer again, no second charge.
-        reply(existing, message.headers, 0);
+        await reply(existing, message.headers, 0);
         return;
       }
       const { total, currency } = event.payload;
@@ -153,8 +168,8 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
       ledger.set(event.orderId, entry);
       persist(entry);
       const late = rules.lateReply?.cents.includes(total % 100) ? rules.lateReply.delayMs : 0;
-      if (late > 0 && decision === "succeeded") reply(entry, message.headers, late);
-      else reply(entry, message.headers, rules.latencyMs);
+      if (late > 0 && decision === "succeeded") await reply(entry, message.headers, late);
+      else await reply(entry, message.headers, rules.latencyMs);
     } else if (event?.type === "RefundRequested") {
       const entry = ledger.get(event.orderId);
       if (entry?.decision !== "succeeded") return;
@@ -163,7 +178,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
         entry.refundCount++;
         persist(entry);
       }
-      send(
+      await send(
         makeEvent("PaymentRefunded", entry.orderId, {
           paymentId: entry.paymentId!,
           amount: entry.amount,
@@ -177,6 +192,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
 
   return {
     async start() {
+      stopped = false;
       await options.channel.connect();
       subscription = await options.channel.subscribe(
         {
@@ -188,6 +204,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
       );
     },
     async stop() {
+      stopped = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await subscription?.stop();
