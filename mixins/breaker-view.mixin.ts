@@ -82,8 +82,8 @@ function worstState(breakers: Map<string, BreakerEntry>, dependency: string): nu
   return worst;
 }
 
-export function breakerViewMixin(): BreakerViewSchema {
-  return {
+export function breakerViewMixin(): Partial<ServiceSchema> {
+  const schema: BreakerViewSchema = {
     events: {
       "$circuit-breaker.opened": transition("open"),
       "$circuit-breaker.half-opened": transition("half-open"),
@@ -126,4 +126,6 @@ export function breakerViewMixin(): BreakerViewSchema {
       this.breakers = new Map();
     },
   };
+  // Typed against its own vars inside; the host service sees a plain mixin.
+  return schema as Partial<ServiceSchema>;
 }

@@ -2,6 +2,7 @@
 import type { ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import type { AttemptOutcome, RetryPolicy } from "../domain/resilience";
+import { METRIC } from "../lib/business-metrics";
 import { DependencyUnavailableError, HttpClient } from "../lib/http-client";
 
 export interface HttpDependencyOptions {
@@ -37,7 +38,7 @@ export function httpDependencyMixin(options: HttpDependencyOptions): Partial<Ser
   return {
     created() {
       const vars = this as unknown as HttpDependencyVars & {
-        broker: { metrics: unknown };
+        broker: { metrics: { increment(name: string, labels: Record<string, string>): void } };
         logger: { warn: (...a: unknown[]) => void };
       };
       vars.retries = 0;
@@ -49,6 +50,7 @@ export function httpDependencyMixin(options: HttpDependencyOptions): Partial<Ser
         connections: options.connections,
         onRetry: (attempt: number, outcome: AttemptOutcome) => {
           vars.retries++;
+          vars.broker.metrics.increment(METRIC.retries, { dependency: options.dependency });
           vars.logger.warn({ attempt, outcome }, `retrying ${options.dependency} call`);
         },
       });

@@ -36,6 +36,12 @@ export function inventoryProxyService(
       }),
     ],
     actions: {
+      stats: {
+        visibility: "public",
+        handler() {
+          return { retries: this.retries };
+        },
+      },
       reserve: {
         visibility: "public",
         bulkhead: dependencyBulkhead(config.bulkhead),

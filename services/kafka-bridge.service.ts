@@ -5,6 +5,7 @@ import type { Context, ServiceSchema } from "moleculer";
 import { parsePaymentEvent } from "../domain/event-schemas";
 import { Headers } from "../domain/events";
 import type { Order } from "../domain/order";
+import { METRIC } from "../lib/business-metrics";
 import { createChannel } from "../lib/channel";
 import { type Channel, type ReceivedMessage, type Subscription, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
@@ -120,6 +121,8 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
           }),
         );
         this.counters.published += order.outbox.length;
+        for (const entry of order.outbox)
+          this.broker.metrics.increment(METRIC.published, { type: entry.event.type });
         await this.broker.call<boolean, MarkPublishedParams>("orders.markPublished", {
           order,
           eventIds: order.outbox.map((e) => e.event.eventId),
@@ -164,6 +167,8 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
 
       async deadLetter(message: ReceivedMessage, reason: string): Promise<void> {
         this.counters.deadLettered++;
+        // The label keeps the reason's kind only: schema paths would explode the series count.
+        this.broker.metrics.increment(METRIC.dlqMessages, { reason: reason.split(":")[0] ?? reason });
         this.logger.warn(
           {
             reason,
@@ -211,6 +216,12 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         this.relaySweep().catch((err: Error) =>
           this.logger.warn({ error: err.message }, "relay sweep failed"),
         );
+        if (this.broker.isMetricsEnabled()) {
+          this.channel
+            .consumerLag(this.settings.consumerGroup, Topics.paymentEvents)
+            .then((lag) => this.broker.metrics.set(METRIC.consumerLag, lag, { topic: Topics.paymentEvents }))
+            .catch(() => undefined);
+        }
       }, this.settings.relayIntervalMs);
       this.relayTimer.unref();
       // Resume: anything left unpublished by a previous run goes out now.

@@ -11,6 +11,7 @@ import {
   type TraceContext,
   toView,
 } from "../domain/order";
+import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
 import { dbMixin } from "../mixins/db.mixin";
 import type { RequestMeta } from "../types/moleculer";
@@ -76,6 +77,7 @@ export type ApplyResult = { applied: true; order: Order } | { applied: false; cu
 
 interface OrdersVars {
   adapter: OrderAdapter;
+  gaugeTimer?: NodeJS.Timeout;
 }
 
 /**
@@ -259,6 +261,48 @@ export function ordersService(config: Config): OrdersSchema {
           return { PENDING, CONFIRMED, CANCELLED };
         },
       },
+
+      outboxBacklog: {
+        visibility: "public",
+        async handler(): Promise<{ events: number; orders: number; oldestAgeSeconds: number }> {
+          const pending = await this.adapter.find({ query: { outboxPending: { $gt: 0 } }, limit: 10_000 });
+          const oldest = pending.reduce(
+            (min, o) => Math.min(min, ...o.outbox.map((e) => Date.parse(e.event.occurredAt))),
+            Number.POSITIVE_INFINITY,
+          );
+          return {
+            events: pending.reduce((n, o) => n + o.outboxPending, 0),
+            orders: pending.length,
+            oldestAgeSeconds: Number.isFinite(oldest) ? (Date.now() - oldest) / 1000 : 0,
+          };
+        },
+      },
+    },
+
+    started() {
+      if (!this.broker.isMetricsEnabled()) return;
+      // Store-wide gauges: every node reports the same values; dashboards take max().
+      this.gaugeTimer = setInterval(async () => {
+        try {
+          const counts = await this.actions.countByStatus();
+          for (const [status, n] of Object.entries(counts as Record<string, number>)) {
+            this.broker.metrics.set(METRIC.ordersByStatus, n, { status });
+          }
+          const backlog = (await this.actions.outboxBacklog()) as {
+            events: number;
+            oldestAgeSeconds: number;
+          };
+          this.broker.metrics.set(METRIC.outboxBacklog, backlog.events);
+          this.broker.metrics.set(METRIC.outboxOldestAge, backlog.oldestAgeSeconds);
+        } catch (err) {
+          this.logger.warn({ error: (err as Error).message }, "store gauges not updated");
+        }
+      }, 5_000);
+      this.gaugeTimer.unref();
+    },
+
+    stopped() {
+      if (this.gaugeTimer) clearInterval(this.gaugeTimer);
     },
   };
   // moleculer-db calls this hook once the adapter is connected (not part of ServiceSchema's type).

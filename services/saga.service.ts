@@ -18,7 +18,9 @@ import {
   toView,
 } from "../domain/order";
 import { INVENTORY_RETRY_AFTER_SECONDS, type UserCheck, userFallback } from "../domain/resilience";
+import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
+import { breakerViewMixin } from "../mixins/breaker-view.mixin";
 import type { RequestMeta } from "../types/moleculer";
 import type { ApplyChangeParams, ApplyResult, InsertResult, ScanParams } from "./orders.service";
 
@@ -68,6 +70,7 @@ interface SagaMethods {
   releaseStock(ctx: Context, orderId: string): Promise<void>;
   sweep(): Promise<void>;
   armDeadline(orderId: string, deadline: string, correlationId: string): void;
+  recordMetrics(before: Order, after: Order): void;
   checkUser(ctx: Context, userId: string): Promise<UserCheck>;
 }
 
@@ -98,6 +101,8 @@ function isUnavailable(err: unknown): boolean {
 export function sagaService(config: Config): SagaSchema {
   return {
     name: "saga",
+    // The saga is the caller of the proxies, so the breakers it sees are the ones that matter.
+    mixins: [breakerViewMixin()],
     dependencies: ["orders"],
     settings: {
       paymentTimeoutMs: config.paymentTimeoutMs,
@@ -166,6 +171,7 @@ export function sagaService(config: Config): SagaSchema {
           if (!result.created) return this.orderFor(ctx, result.existing, hash);
           ctx.emit("order.outbox", { id: orderId });
           this.armDeadline(orderId, order.paymentDeadline, correlationId);
+          this.broker.metrics.increment(METRIC.transitions, { to: "PENDING" });
           ctx.meta.$statusCode = 202;
           ctx.meta.$responseHeaders = { Location: `/api/v1/orders/${orderId}` };
           return toView(result.order);
@@ -293,6 +299,7 @@ export function sagaService(config: Config): SagaSchema {
             trace,
           });
           if (result.applied) {
+            this.recordMetrics(order, result.order);
             if (decision.change.events.length) ctx.emit("order.outbox", { id: orderId });
             if (result.order.status !== "PENDING") {
               clearTimeout(this.deadlines.get(orderId));
@@ -322,6 +329,18 @@ export function sagaService(config: Config): SagaSchema {
       async releaseStock(ctx: Context, orderId: string): Promise<void> {
         await ctx.call("inventory-proxy.release", { orderId });
         await ctx.call("orders.markStockReleased", { id: orderId });
+      },
+
+      recordMetrics(before: Order, after: Order) {
+        const metrics = this.broker.metrics;
+        if (after.status !== before.status) {
+          metrics.increment(METRIC.transitions, { to: after.status });
+          const seconds = (Date.parse(after.updatedAt) - Date.parse(after.createdAt)) / 1000;
+          metrics.observe(METRIC.sagaDuration, seconds, { outcome: after.status });
+          if (after.status === "CANCELLED")
+            metrics.increment(METRIC.compensations, { reason: after.reason ?? "unknown" });
+        }
+        if (after.refund && !before.refund) metrics.increment(METRIC.refunds);
       },
 
       armDeadline(orderId: string, deadline: string, correlationId: string) {

@@ -35,6 +35,12 @@ export function userProxyService(
       }),
     ],
     actions: {
+      stats: {
+        visibility: "public",
+        handler() {
+          return { retries: this.retries };
+        },
+      },
       check: {
         visibility: "public",
         bulkhead: dependencyBulkhead(config.bulkhead),
