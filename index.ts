@@ -5,6 +5,7 @@ import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { registerBusinessMetrics } from "./lib/business-metrics";
 import { type Config, ConfigError, loadConfig, type ServiceName, usesDevSecret } from "./lib/config";
 import { brokerOptions } from "./moleculer.config";
+import { replCustomCommands } from "./repl";
 import { apiService } from "./services/api.service";
 import { inventoryProxyService } from "./services/inventory-proxy.service";
 import { kafkaBridgeService } from "./services/kafka-bridge.service";
@@ -81,7 +82,10 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", shutdown);
   process.once("SIGINT", shutdown);
-  if (process.argv.includes("--repl")) await node.broker.repl();
+  if (process.argv.includes("--repl")) {
+    node.broker.options.replOptions = { customCommands: replCustomCommands() } as never;
+    await node.broker.repl();
+  }
 }
 
 if (require.main === module) {

@@ -2,6 +2,7 @@
 // saga commands. A payment message's offset is committed only once the saga has durably applied
 // it (the channel commits when the handler resolves); invalid messages go to the dead-letter topic.
 import type { Context, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
 import { parsePaymentEvent } from "../domain/event-schemas";
 import { Headers } from "../domain/events";
 import type { Order } from "../domain/order";
@@ -73,6 +74,49 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
               .consumerLag(this.settings.consumerGroup, Topics.paymentEvents)
               .catch(() => -1),
           };
+        },
+      },
+      dlqList: {
+        visibility: "public",
+        params: {
+          limit: { type: "number", integer: true, min: 1, max: 1000, optional: true, convert: true },
+        },
+        async handler(ctx: Context<{ limit?: number }>) {
+          const messages = await this.channel.readTopic(Topics.paymentDeadLetters, ctx.params.limit ?? 50);
+          return messages.map((m) => ({
+            partition: m.partition,
+            offset: m.offset,
+            key: m.key,
+            reason: m.headers[Headers.deadLetterReason],
+            source: `${m.headers[Headers.deadLetterSourceTopic]}/${m.headers[Headers.deadLetterSourcePartition]}@${m.headers[Headers.deadLetterSourceOffset]}`,
+            value: m.value.length > 200 ? `${m.value.slice(0, 200)}…` : m.value,
+          }));
+        },
+      },
+      /** Puts a dead letter back on the payment topic, unchanged, to be validated again (after a fix). */
+      dlqReplay: {
+        visibility: "public",
+        params: {
+          partition: { type: "number", integer: true, min: 0, convert: true },
+          offset: { type: "string", pattern: /^\d{1,19}$/ },
+        },
+        async handler(ctx: Context<{ partition: number; offset: string }>) {
+          const messages = await this.channel.readTopic(Topics.paymentDeadLetters, 100_000);
+          const found = messages.find(
+            (m) => m.partition === ctx.params.partition && m.offset === ctx.params.offset,
+          );
+          if (!found) {
+            throw new Errors.MoleculerClientError(
+              "No dead letter at that partition and offset",
+              404,
+              "NOT_FOUND",
+            );
+          }
+          const headers = Object.fromEntries(
+            Object.entries(found.headers).filter(([k]) => !k.startsWith("dlq-")),
+          );
+          await this.channel.publish(Topics.paymentEvents, [{ key: found.key, value: found.value, headers }]);
+          return { replayed: true, key: found.key, topic: Topics.paymentEvents };
         },
       },
       relayNow: {

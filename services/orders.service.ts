@@ -250,6 +250,25 @@ export function ordersService(config: Config): OrdersSchema {
         },
       },
 
+      /** Operator search (REPL): filters are built here from checked fields, never passed through. */
+      search: {
+        visibility: "public",
+        params: {
+          userId: { type: "string", min: 1, max: 128, optional: true },
+          status: { type: "enum", values: ["PENDING", "CONFIRMED", "CANCELLED"], optional: true },
+          limit: { type: "number", integer: true, min: 1, max: 500, optional: true, convert: true },
+          $$strict: true,
+        },
+        async handler(
+          ctx: Context<{ userId?: string; status?: OrderStatus; limit?: number }>,
+        ): Promise<Order[]> {
+          const query: Record<string, unknown> = {};
+          if (ctx.params.userId) query.userId = ctx.params.userId;
+          if (ctx.params.status) query.status = ctx.params.status;
+          return this.adapter.find({ query, limit: ctx.params.limit ?? 20, sort: ["-createdAt"] });
+        },
+      },
+
       countByStatus: {
         visibility: "public",
         async handler(): Promise<Record<OrderStatus, number>> {

@@ -237,6 +237,41 @@ export function sagaService(config: Config): SagaSchema {
         },
       },
 
+      /** Operator: push one saga forward again: relay its events, enforce its deadline, release its stock. */
+      redrive: {
+        visibility: "public",
+        params: { id: { type: "string", min: 1, max: 64 } },
+        async handler(ctx: Context<ForceCancelParams>) {
+          const order = await ctx.call<Order | null, { id: string }>("orders.get", { id: ctx.params.id });
+          if (!order) throw new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
+          const done: string[] = [];
+          if (order.outboxPending > 0) {
+            ctx.emit("order.outbox", { id: order._id });
+            done.push(`relaying ${order.outboxPending} event(s)`);
+          }
+          if (order.status === "PENDING") {
+            const { decision } = await this.runCommand(
+              ctx,
+              order._id,
+              () => ({ type: "deadline", now: new Date() }),
+              {
+                correlationId: order.correlationId,
+              },
+            );
+            done.push(
+              decision?.kind === "apply"
+                ? "deadline passed: compensated"
+                : "still within its payment deadline",
+            );
+          }
+          if (order.status === "CANCELLED" && order.stockHeld) {
+            await this.releaseStock(ctx, order._id);
+            done.push("stock released");
+          }
+          return { id: order._id, done };
+        },
+      },
+
       sweepNow: {
         visibility: "public",
         async handler() {

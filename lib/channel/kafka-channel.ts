@@ -2,6 +2,7 @@
 // needs maxInFlightRequests: 1 with idempotent: true). Consumer: a message's offset is resolved
 // only after the handler resolved, so the committed offset never passes an unhandled message; a
 // failing handler is retried in place with backoff (heartbeating), never skipped.
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type Admin,
@@ -18,6 +19,7 @@ import type {
   ChannelHealth,
   ChannelMessage,
   MessageHandler,
+  ReceivedMessage,
   SubscribeOptions,
   Subscription,
 } from "./types";
@@ -257,6 +259,52 @@ export class KafkaChannel implements Channel {
       lag += at < 0n ? end - BigInt(p.low) : end - at;
     }
     return Number(lag);
+  }
+
+  async readTopic(topic: string, limit: number): Promise<ReceivedMessage[]> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+    const remaining = new Map(
+      ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]),
+    );
+    const out: ReceivedMessage[] = [];
+    if (remaining.size === 0) return out;
+    // A throw-away group: reading for an operator must not move anyone's offsets.
+    const consumer = this.kafka.consumer({ groupId: `reader-${randomUUID()}` });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => resolve(), 15_000);
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              if (out.length < limit) {
+                out.push({
+                  topic,
+                  partition,
+                  offset: message.offset,
+                  key: message.key?.toString("utf8") ?? "",
+                  value: message.value?.toString("utf8") ?? "",
+                  headers: decodeHeaders(message.headers),
+                });
+              }
+              if (BigInt(message.offset) + 1n >= (remaining.get(partition) ?? 0n))
+                remaining.delete(partition);
+              if (remaining.size === 0 || out.length >= limit) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect();
+    }
+    return out;
   }
 
   health(): ChannelHealth {

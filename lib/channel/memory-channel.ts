@@ -166,6 +166,16 @@ export class MemoryChannel implements Channel {
     return partitions.reduce((sum, part, p) => sum + (part.base + part.log.length - cursor.committed[p]!), 0);
   }
 
+  async readTopic(topic: string, limit: number): Promise<ReceivedMessage[]> {
+    const out: ReceivedMessage[] = [];
+    this.topic(topic).forEach((partition, p) => {
+      partition.log.forEach((m, i) => {
+        out.push({ ...m, topic, partition: p, offset: String(partition.base + i) });
+      });
+    });
+    return out.slice(0, limit);
+  }
+
   health(): ChannelHealth {
     return { connected: this.connected, detail: "in-process channel" };
   }

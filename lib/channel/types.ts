@@ -47,6 +47,8 @@ export interface Channel {
   /** Sum over partitions of (log end offset - committed offset) for a group; memory: undelivered count. */
   consumerLag(groupId: string, topic: string): Promise<number>;
   health(): ChannelHealth;
+  /** Reads a topic from its beginning (up to `limit` messages), outside any consumer group: operator tooling. */
+  readTopic(topic: string, limit: number): Promise<ReceivedMessage[]>;
   disconnect(): Promise<void>;
 }
 

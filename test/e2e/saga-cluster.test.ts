@@ -369,7 +369,34 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
       },
       180_000,
       500,
-    );
+    ).catch(async (err: Error) => {
+      const refunded = new Set(
+        payment
+          .ledger()
+          .filter((e) => e.refunded)
+          .map((e) => e.orderId),
+      );
+      const missing = chargedButCancelled.filter((o) => !refunded.has(o._id)).slice(0, 5);
+      const now = (await orders()
+        .find({ _id: { $in: missing.map((o) => o._id) } })
+        .toArray()) as unknown as OrderDoc[];
+      const seen = orderEvents
+        .filter((m) => missing.some((o) => o._id === m.key))
+        .map((m) => `${m.key.slice(0, 8)}:${m.type}`);
+      const lag = await paymentChannel
+        .consumerLag("order-service", cluster.topics.paymentEvents)
+        .catch(() => -1);
+      throw new Error(
+        `${err.message}; lag ${lag}; ${missing.length} of ${chargedButCancelled.length} not refunded: ${JSON.stringify(
+          now.map((d) => ({
+            id: d._id.slice(0, 8),
+            refund: d.refund,
+            pending: d.outboxPending,
+            reason: d.reason,
+          })),
+        )}; events ${seen.join(" ")}`,
+      );
+    });
     const ledger = new Map(payment.ledger().map((e) => [e.orderId, e]));
     let confirmed = 0;
     for (const o of (await orders()
