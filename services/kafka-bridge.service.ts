@@ -10,6 +10,7 @@ import { METRIC } from "../lib/business-metrics";
 import { createChannel } from "../lib/channel";
 import { type Channel, type ReceivedMessage, type Subscription, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
+import { parentSpanOf } from "../lib/trace";
 import type { MarkPublishedParams, ScanParams } from "./orders.service";
 import type { ApplyPaymentParams, PaymentOutcome } from "./saga.service";
 
@@ -190,11 +191,14 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         if (!parsed.ok) return this.deadLetter(message, parsed.reason);
         this.counters.consumed++;
         // A throw here (saga or store unavailable) leaves the offset uncommitted: redelivered later.
-        const result = await this.broker.call<PaymentOutcome, ApplyPaymentParams>("saga.applyPayment", {
-          event: parsed.event,
-          correlationId: message.headers[Headers.correlationId],
-          traceParent: message.headers[Headers.traceParent],
-        });
+        const traceParent = message.headers[Headers.traceParent];
+        const parentSpan = parentSpanOf(traceParent);
+        const result = await this.broker.call<PaymentOutcome, ApplyPaymentParams>(
+          "saga.applyPayment",
+          { event: parsed.event, correlationId: message.headers[Headers.correlationId], traceParent },
+          // The payment's span (from the header) becomes the parent: the order's trace goes on.
+          parentSpan ? { parentSpan } : {},
+        );
         if (result.outcome === "rejected") return this.deadLetter(message, result.why);
         if (result.outcome === "ignored") {
           this.counters.duplicates++;

@@ -20,6 +20,7 @@ import {
 import { INVENTORY_RETRY_AFTER_SECONDS, type UserCheck, userFallback } from "../domain/resilience";
 import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
+import { traceParentOf } from "../lib/trace";
 import { breakerViewMixin } from "../mixins/breaker-view.mixin";
 import type { RequestMeta } from "../types/moleculer";
 import type { ApplyChangeParams, ApplyResult, InsertResult, ScanParams } from "./orders.service";
@@ -163,7 +164,7 @@ export function sagaService(config: Config): SagaSchema {
             userVerified,
             idempotencyKey: key,
             correlationId,
-            traceParent: ctx.meta.traceParent,
+            traceParent: ctx.meta.traceParent ?? traceParentOf(ctx),
             paymentTimeoutMs: this.settings.paymentTimeoutMs,
             now: new Date(),
           });
