@@ -10,6 +10,7 @@ import { METRIC } from "../lib/business-metrics";
 import { createChannel } from "../lib/channel";
 import { type Channel, type ReceivedMessage, type Subscription, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
+import { toOwner } from "../lib/order-owner";
 import { parentSpanOf } from "../lib/trace";
 import type { MarkPublishedParams, ScanParams } from "./orders.service";
 import type { ApplyPaymentParams, PaymentOutcome } from "./saga.service";
@@ -168,10 +169,11 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         this.counters.published += order.outbox.length;
         for (const entry of order.outbox)
           this.broker.metrics.increment(METRIC.published, { type: entry.event.type });
-        await this.broker.call<boolean, MarkPublishedParams>("orders.markPublished", {
-          order,
-          eventIds: order.outbox.map((e) => e.event.eventId),
-        });
+        await this.broker.call<boolean, MarkPublishedParams>(
+          "orders.markPublished",
+          { order, eventIds: order.outbox.map((e) => e.event.eventId) },
+          toOwner(this.broker, order._id),
+        );
       },
 
       async relaySweep(): Promise<void> {

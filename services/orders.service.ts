@@ -13,6 +13,7 @@ import {
 } from "../domain/order";
 import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
+import { KeyedMutex } from "../lib/order-owner";
 import { dbMixin } from "../mixins/db.mixin";
 import type { RequestMeta } from "../types/moleculer";
 
@@ -80,20 +81,26 @@ interface OrdersVars {
   gaugeTimer?: NodeJS.Timeout;
 }
 
+const writes = new KeyedMutex();
+
 /**
  * The compare-and-set every write goes through: matches the id at the version read, bumps it.
- * Mongo gets updateOne (FerretDB's SQLite backend scans for updateMany); NeDB gets updateMany.
+ * The per-order mutex makes check-and-write atomic on this node (FerretDB's update is not; see
+ * lib/order-owner.ts); Mongo gets updateOne, NeDB updateMany.
  */
-async function casUpdate(
+function casUpdate(
   adapter: OrderAdapter,
   id: string,
   version: number,
   fields: Partial<Order>,
 ): Promise<boolean> {
-  const query = { _id: id, version };
-  const update = { $set: { ...fields, version: version + 1 } };
-  if (adapter.collection) return (await adapter.collection.updateOne(query, update)).modifiedCount === 1;
-  return (await adapter.updateMany(query, update)) === 1;
+  return writes.run(id, async () => {
+    const query = { _id: id, version };
+    if (!(await adapter.findOne(query))) return false;
+    const update = { $set: { ...fields, version: version + 1 } };
+    if (adapter.collection) return (await adapter.collection.updateOne(query, update)).modifiedCount === 1;
+    return (await adapter.updateMany(query, update)) === 1;
+  });
 }
 
 type OrdersSchema = ServiceSchema<OrdersSettings, Record<string, never>, OrdersVars>;

@@ -20,6 +20,7 @@ import {
 import { INVENTORY_RETRY_AFTER_SECONDS, type UserCheck, userFallback } from "../domain/resilience";
 import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
+import { toOwner } from "../lib/order-owner";
 import { traceParentOf } from "../lib/trace";
 import { breakerViewMixin } from "../mixins/breaker-view.mixin";
 import type { RequestMeta } from "../types/moleculer";
@@ -214,7 +215,7 @@ export function sagaService(config: Config): SagaSchema {
             () => ({ type: "payment", event }),
             {
               correlationId: ctx.params.correlationId ?? event.orderId,
-              traceParent: ctx.params.traceParent,
+              traceParent: traceParentOf(ctx) ?? ctx.params.traceParent,
             },
           );
           if (!order || !decision) return { outcome: "rejected", why: "unknown-order" };
@@ -329,11 +330,11 @@ export function sagaService(config: Config): SagaSchema {
           if (!order) return { order: null, decision: null };
           const decision = decide(order, command(order));
           if (decision.kind !== "apply") return { order, decision };
-          const result = await ctx.call<ApplyResult, ApplyChangeParams>("orders.applyChange", {
-            current: order,
-            change: decision.change,
-            trace,
-          });
+          const result = await ctx.call<ApplyResult, ApplyChangeParams>(
+            "orders.applyChange",
+            { current: order, change: decision.change, trace },
+            toOwner(this.broker, orderId),
+          );
           if (result.applied) {
             this.recordMetrics(order, result.order);
             if (decision.change.events.length) ctx.emit("order.outbox", { id: orderId });
@@ -364,7 +365,7 @@ export function sagaService(config: Config): SagaSchema {
 
       async releaseStock(ctx: Context, orderId: string): Promise<void> {
         await ctx.call("inventory-proxy.release", { orderId });
-        await ctx.call("orders.markStockReleased", { id: orderId });
+        await ctx.call("orders.markStockReleased", { id: orderId }, toOwner(this.broker, orderId));
       },
 
       recordMetrics(before: Order, after: Order) {
