@@ -1,0 +1,568 @@
+// `npm run bench [-- --mode embedded|infra1|infra2|all] [--seconds N] [--concurrency N] [--soak SECONDS]`
+// Drives orders through the REST API and measures, in the same run and under the same load
+// tool, the ceilings the service is compared with. Prints one table with ratios, writes JSON and
+// an SVG plot to bench/results/. Ratios, not absolute numbers, are what to compare across runs.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import { ServiceBroker } from "moleculer";
+import DbService from "moleculer-db";
+import ApiGateway from "moleculer-web";
+import { MongoClient } from "mongodb";
+import { startNode } from "../index";
+import { sharedMemoryChannel } from "../lib/channel";
+import { KafkaChannel } from "../lib/channel/kafka-channel";
+import { loadConfig } from "../lib/config";
+import { startInventoryService } from "../simulators/http/inventory-service";
+import { startUserService } from "../simulators/http/user-service";
+import { createPaymentSimulator } from "../simulators/payment/payment-simulator";
+import { Cluster } from "../test/helpers/cluster";
+import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, token } from "../test/helpers/jwt";
+import { closedLoad, getUrl, type LoadResult, openLoad, postJson, type Summary, summarize } from "./load";
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const SECONDS = Number(arg("seconds", "10"));
+const CONCURRENCY = Number(arg("concurrency", "32"));
+const MODE = arg("mode", process.env.KAFKA_BROKERS ? "all" : "embedded");
+const SOAK = Number(arg("soak", "0"));
+const RESULTS = join(__dirname, "results");
+
+interface Row {
+  name: string;
+  summary: Summary;
+  note?: string;
+}
+
+const rows: Row[] = [];
+const series: Record<string, { t: number; rps: number; p99: number }[]> = {};
+
+function timeline(name: string, result: LoadResult): void {
+  const start = result.samples[0]?.at ?? 0;
+  const buckets = new Map<number, number[]>();
+  for (const s of result.samples) {
+    const sec = Math.floor((s.at - start) / 1000);
+    buckets.set(sec, [...(buckets.get(sec) ?? []), s.ms]);
+  }
+  series[name] = [...buckets.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([t, ms]) => {
+      const sorted = ms.sort((a, b) => a - b);
+      return { t, rps: ms.length, p99: sorted[Math.floor(sorted.length * 0.99)] ?? 0 };
+    });
+}
+
+function record(name: string, result: LoadResult, note?: string): Summary {
+  const summary = summarize(result);
+  rows.push({ name, summary, note });
+  timeline(name, result);
+  return summary;
+}
+
+const body = (i: number) => ({
+  currency: "EUR",
+  items: [{ productId: `sku-${i % 50}`, quantity: 1, unitPrice: 1000 + (i % 7) }],
+});
+
+// ---------------------------------------------------------------------------------------------
+// ceilings
+
+async function rawHttpCeiling(): Promise<Summary> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const payload = JSON.stringify({ ok: true, id: "x".repeat(36) });
+      res.writeHead(202, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(payload),
+      });
+      res.end(payload);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const result = await closedLoad(
+    "raw node:http POST",
+    (agent, i) => postJson(agent, url, body(i)),
+    CONCURRENCY,
+    SECONDS * 1000,
+  );
+  server.close();
+  return record("ceiling: raw node:http JSON POST", result);
+}
+
+async function gatewayCeilings(): Promise<{ get: Summary; post: Summary }> {
+  const broker = new ServiceBroker({ logger: false, namespace: `bench-${process.pid}` });
+  broker.createService({ name: "const", actions: { get: { handler: () => ({ ok: true }) } } });
+  broker.createService({
+    name: "items",
+    mixins: [DbService as never],
+    adapter: new DbService.MemoryAdapter(),
+    actions: {
+      add: {
+        handler(ctx: { params: object }) {
+          return (this as unknown as { adapter: { insert(d: unknown): Promise<unknown> } }).adapter.insert(
+            ctx.params,
+          );
+        },
+      },
+    },
+  } as never);
+  broker.createService({
+    name: "api",
+    mixins: [ApiGateway as never],
+    settings: {
+      port: 0,
+      ip: "127.0.0.1",
+      routes: [
+        {
+          path: "/",
+          mappingPolicy: "restrict",
+          aliases: { "GET const": "const.get", "POST items": "items.add" },
+        },
+      ],
+    },
+  } as never);
+  await broker.start();
+  const port = (
+    broker.getLocalService("api") as unknown as { server: { address(): AddressInfo } }
+  ).server.address().port;
+  const base = `http://127.0.0.1:${port}`;
+  const get = record(
+    "ceiling: moleculer-web GET constant",
+    await closedLoad(
+      "moleculer-web GET",
+      (agent) => getUrl(agent, `${base}/const`),
+      CONCURRENCY,
+      SECONDS * 1000,
+    ),
+  );
+  const post = record(
+    "ceiling: moleculer-web POST → moleculer-db memory",
+    await closedLoad(
+      "moleculer-web POST+db",
+      (agent, i) => postJson(agent, `${base}/items`, body(i)),
+      CONCURRENCY,
+      SECONDS * 1000,
+    ),
+  );
+  await broker.stop();
+  return { get, post };
+}
+
+async function kafkaCeiling(brokers: string): Promise<Summary> {
+  const kafka = new Kafka({ clientId: "bench", brokers: brokers.split(","), logLevel: logLevel.NOTHING });
+  const topic = `bench.roundtrip.${Date.now()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
+    waitForLeaders: true,
+  });
+  const channel = new KafkaChannel({ brokers: brokers.split(","), clientId: "bench" });
+  await channel.connect();
+  const waiting = new Map<string, () => void>();
+  const sub = await channel.subscribe(
+    { groupId: `${topic}.g`, topics: [topic], fromBeginning: true },
+    async (m) => {
+      waiting.get(m.key)?.();
+    },
+  );
+  const result = await closedLoad(
+    "kafka produce→consume",
+    async (_agent, i) => {
+      const key = `k-${i}`;
+      const arrived = new Promise<void>((r) => waiting.set(key, r));
+      await channel.publish(topic, [{ key, value: JSON.stringify(body(i)), headers: {} }]);
+      await arrived;
+      waiting.delete(key);
+      return 200;
+    },
+    CONCURRENCY,
+    SECONDS * 1000,
+  );
+  await sub.stop();
+  await channel.disconnect();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.disconnect();
+  return record("ceiling: Kafka produce→consume round trip (KafkaChannel)", result);
+}
+
+async function ferretCeiling(mongoUrl: string): Promise<Summary> {
+  const url = new URL(mongoUrl);
+  url.pathname = `/bench_${Date.now()}`;
+  const client = await MongoClient.connect(url.toString(), { useUnifiedTopology: true });
+  const col = client.db().collection("pairs") as unknown as {
+    insertOne(d: object): Promise<unknown>;
+    updateOne(q: object, u: object): Promise<unknown>;
+  };
+  const result = await closedLoad(
+    "FerretDB insert+update",
+    async (_a, i) => {
+      const id = `o-${i}`;
+      await col.insertOne({ _id: id, version: 1, ...body(i) });
+      await col.updateOne({ _id: id, version: 1 }, { $set: { version: 2, status: "CONFIRMED" } });
+      return 200;
+    },
+    CONCURRENCY,
+    SECONDS * 1000,
+  );
+  await client.db().dropDatabase();
+  await client.close();
+  return record("ceiling: FerretDB insert+update pair (mongo adapter's driver)", result);
+}
+
+// ---------------------------------------------------------------------------------------------
+// the service
+
+interface Completion {
+  placed: Map<string, number>;
+  done: Map<string, number>;
+}
+
+function completionSummary(name: string, c: Completion, seconds: number): Summary {
+  const ms = [...c.done.entries()]
+    .map(([id, at]) => at - (c.placed.get(id) ?? at))
+    .filter((x) => x >= 0)
+    .sort((a, b) => a - b);
+  const p = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? Number.NaN;
+  const summary: Summary = {
+    requests: ms.length,
+    perSecond: ms.length / seconds,
+    p50: p(0.5),
+    p90: p(0.9),
+    p99: p(0.99),
+    max: ms.at(-1) ?? Number.NaN,
+    errors: {},
+  };
+  rows.push({ name, summary, note: "POST → CONFIRMED/CANCELLED, from order events" });
+  return summary;
+}
+
+async function embeddedService(tracing: number): Promise<{ post: Summary; saga: Summary; rssMb: number }> {
+  const config = loadConfig({
+    PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+    JWT_SECRET: TEST_SECRET,
+    JWT_ISSUER: TEST_ISSUER,
+    JWT_AUDIENCE: TEST_AUDIENCE,
+    LOG_LEVEL: "warn",
+    RATE_LIMIT_PER_MINUTE: "100000000",
+    TRACING_SAMPLING_RATE: String(tracing),
+  });
+  const node = await startNode(config);
+  node.embedded.payment?.setRules({ latencyMs: 0, failCents: [13] });
+  const port = (
+    node.broker.getLocalService("api") as unknown as { server: { address(): AddressInfo } }
+  ).server.address().port;
+  const url = `http://127.0.0.1:${port}/api/v1/orders`;
+  const completion: Completion = { placed: new Map(), done: new Map() };
+  const sub = await sharedMemoryChannel().subscribe(
+    { groupId: `bench-observer-${tracing}-${Date.now()}`, topics: ["orders.events"] },
+    async (m) => {
+      if (m.headers["event-type"] === "OrderConfirmed" || m.headers["event-type"] === "OrderCancelled")
+        completion.done.set(m.key, performance.now());
+    },
+  );
+  const auth = { authorization: `Bearer ${await token("bench-user")}` };
+  const label = tracing > 0 ? `service (embedded, tracing ${tracing * 100}%)` : "service (embedded)";
+  const result = await closedLoad(
+    label,
+    async (agent, i) => {
+      const start = performance.now();
+      const { request } = await import("undici");
+      const res = await request(url, {
+        method: "POST",
+        dispatcher: agent,
+        headers: { "content-type": "application/json", ...auth },
+        body: JSON.stringify(body(i)),
+      });
+      const text = await res.body.text();
+      if (res.statusCode === 202) completion.placed.set((JSON.parse(text) as { id: string }).id, start);
+      return res.statusCode;
+    },
+    CONCURRENCY,
+    SECONDS * 1000,
+  );
+  await new Promise((r) => setTimeout(r, 1000));
+  const post = record(`${label}: POST /api/v1/orders`, result);
+  const saga = completionSummary(`${label}: saga completion`, completion, result.durationMs / 1000);
+  const rssMb = process.memoryUsage().rss / 1024 / 1024;
+  await sub.stop();
+  await node.stop();
+  return { post, saga, rssMb };
+}
+
+async function clusterService(
+  nodes: number,
+  brokers: string,
+  mongoUrl: string,
+  natsUrl: string,
+): Promise<{ post: Summary; saga: Summary; half?: Summary }> {
+  const user = await startUserService();
+  const inventory = await startInventoryService();
+  const cluster = new Cluster({
+    infra: { kafkaBrokers: brokers, mongoUrl, natsUrl },
+    userServiceUrl: user.url,
+    inventoryServiceUrl: inventory.url,
+    extraEnv: { LOG_LEVEL: "warn" },
+  });
+  await cluster.createTopics();
+  const paymentChannel = new KafkaChannel({ brokers: brokers.split(","), clientId: "bench-payment" });
+  const payment = createPaymentSimulator({
+    channel: paymentChannel,
+    topics: cluster.topics,
+    groupId: `${cluster.id}-pay`,
+    rules: { failureRate: 0, failCents: [13], latencyMs: 0 },
+  });
+  await payment.start();
+  const names = Array.from({ length: nodes }, (_, i) => `n${i}`);
+  await Promise.all(names.map((n) => cluster.startNode(n)));
+  const observerChannel = new KafkaChannel({ brokers: brokers.split(","), clientId: "bench-observer" });
+  const completion: Completion = { placed: new Map(), done: new Map() };
+  const sub = await observerChannel.subscribe(
+    { groupId: `${cluster.id}-observer`, topics: [cluster.topics.orderEvents] },
+    async (m) => {
+      if (m.headers["event-type"] === "OrderConfirmed" || m.headers["event-type"] === "OrderCancelled")
+        completion.done.set(m.key, performance.now());
+    },
+  );
+  const auth = { authorization: `Bearer ${await token("bench-user")}` };
+  const label = `service (real infra, ${nodes} node${nodes > 1 ? "s" : ""})`;
+  const { request } = await import("undici");
+  const shot = async (agent: Parameters<typeof postJson>[0], i: number) => {
+    const start = performance.now();
+    const node = cluster.nodes.get(names[i % nodes]!)!;
+    const res = await request(`${node.url}/api/v1/orders`, {
+      method: "POST",
+      dispatcher: agent,
+      headers: { "content-type": "application/json", ...auth },
+      body: JSON.stringify(body(i)),
+    });
+    const text = await res.body.text();
+    if (res.statusCode === 202) completion.placed.set((JSON.parse(text) as { id: string }).id, start);
+    return res.statusCode;
+  };
+  const result = await closedLoad(label, shot, CONCURRENCY, SECONDS * 1000);
+  await new Promise((r) => setTimeout(r, 5000));
+  const post = record(`${label}: POST /api/v1/orders`, result);
+  const saga = completionSummary(`${label}: saga completion`, completion, result.durationMs / 1000);
+  let half: Summary | undefined;
+  if (nodes > 1 && post.perSecond > 2) {
+    const halfCompletion = completion;
+    halfCompletion.placed.clear();
+    halfCompletion.done.clear();
+    const open = await openLoad(`${label} @ half peak`, shot, post.perSecond / 2, SECONDS * 1000);
+    await new Promise((r) => setTimeout(r, 5000));
+    record(`${label}: POST at half of peak (open model)`, open);
+    half = completionSummary(
+      `${label}: saga completion at half of peak`,
+      halfCompletion,
+      open.durationMs / 1000,
+    );
+  }
+  await sub.stop();
+  await observerChannel.disconnect();
+  await cluster.stop();
+  await payment.stop();
+  await paymentChannel.disconnect();
+  await cluster.deleteTopics();
+  await user.stop();
+  await inventory.stop();
+  return { post, saga, half };
+}
+
+// ---------------------------------------------------------------------------------------------
+// report
+
+const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "-");
+
+function printTable(ratios: [string, number, string][]): void {
+  const header = ["measurement", "ok", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"];
+  const lines = rows.map((r) => [
+    r.name,
+    String(r.summary.requests),
+    fmt(r.summary.perSecond),
+    fmt(r.summary.p50, 2),
+    fmt(r.summary.p90, 2),
+    fmt(r.summary.p99, 2),
+    fmt(r.summary.max, 1),
+    Object.entries(r.summary.errors)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(" ") || "-",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const out = (cells: string[]) =>
+    console.log(cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
+  out(header);
+  out(widths.map((w) => "-".repeat(w)));
+  for (const l of lines) out(l);
+  console.log("\nratios (measured in this run)");
+  for (const [name, value, target] of ratios)
+    console.log(`  ${name.padEnd(70)} ${fmt(value, 2).padStart(6)}   target ${target}`);
+}
+
+function svg(): string {
+  const names = Object.keys(series);
+  const maxT = Math.max(1, ...names.flatMap((n) => series[n]!.map((p) => p.t)));
+  const maxR = Math.max(1, ...names.flatMap((n) => series[n]!.map((p) => p.rps)));
+  const maxL = Math.max(1, ...names.flatMap((n) => series[n]!.map((p) => p.p99)));
+  const W = 900;
+  const H = 260;
+  const colors = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+  ];
+  const path = (pts: { t: number; v: number }[], max: number, y0: number) =>
+    pts
+      .map((p, i) => `${i ? "L" : "M"}${40 + (p.t / maxT) * (W - 60)},${y0 + H - (p.v / max) * H}`)
+      .join(" ");
+  const parts = names.map((n, i) => {
+    const c = colors[i % colors.length];
+    return `<path d="${path(
+      series[n]!.map((p) => ({ t: p.t, v: p.rps })),
+      maxR,
+      30,
+    )}" stroke="${c}" fill="none"/>
+<path d="${path(
+      series[n]!.map((p) => ({ t: p.t, v: p.p99 })),
+      maxL,
+      330,
+    )}" stroke="${c}" fill="none"/>
+<text x="${W + 10}" y="${40 + i * 16}" fill="${c}" font-size="11">${n.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 420}" height="640" font-family="sans-serif">
+<text x="40" y="20" font-size="13">requests per second over time (max ${fmt(maxR, 0)})</text>
+<text x="40" y="320" font-size="13">p99 latency per second, ms (max ${fmt(maxL, 1)})</text>
+${parts.join("\n")}
+</svg>`;
+}
+
+async function soak(seconds: number): Promise<void> {
+  const config = loadConfig({
+    PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+    JWT_SECRET: TEST_SECRET,
+    JWT_ISSUER: TEST_ISSUER,
+    JWT_AUDIENCE: TEST_AUDIENCE,
+    LOG_LEVEL: "warn",
+    RATE_LIMIT_PER_MINUTE: "100000000",
+  });
+  const node = await startNode(config);
+  const port = (
+    node.broker.getLocalService("api") as unknown as { server: { address(): AddressInfo } }
+  ).server.address().port;
+  const url = `http://127.0.0.1:${port}/api/v1/orders`;
+  const auth = { authorization: `Bearer ${await token("soak-user")}` };
+  const samples: { t: number; rssMb: number; heapMb: number }[] = [];
+  const t0 = Date.now();
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    samples.push({
+      t: Math.round((Date.now() - t0) / 1000),
+      rssMb: m.rss / 1048576,
+      heapMb: m.heapUsed / 1048576,
+    });
+    console.log(
+      `soak t=${samples.at(-1)!.t}s rss=${fmt(samples.at(-1)!.rssMb)}MB heap=${fmt(samples.at(-1)!.heapMb)}MB`,
+    );
+  }, 10_000);
+  await closedLoad("soak", (agent, i) => postJson(agent, url, body(i), auth), 8, seconds * 1000);
+  clearInterval(sampler);
+  await node.stop();
+  const first = samples[Math.min(2, samples.length - 1)]?.rssMb ?? 0;
+  const last = samples.at(-1)?.rssMb ?? 0;
+  console.log(
+    `soak: RSS after warm-up ${fmt(first)} MB, at the end ${fmt(last)} MB (growth ${fmt(last - first)} MB; the in-memory store keeps every order, so some growth is data)`,
+  );
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, "soak.json"), JSON.stringify(samples, null, 2));
+}
+
+async function main(): Promise<void> {
+  if (SOAK > 0) return soak(SOAK);
+  console.log(
+    `bench: mode ${MODE}, ${SECONDS}s per measurement, concurrency ${CONCURRENCY}, node ${process.version}`,
+  );
+  const ratios: [string, number, string][] = [];
+  const raw = await rawHttpCeiling();
+  const gw = await gatewayCeilings();
+  if (MODE === "embedded" || MODE === "all") {
+    const plain = await embeddedService(0);
+    const traced = await embeddedService(0.1);
+    ratios.push([
+      "embedded: confirmed-or-cancelled orders/s ÷ moleculer-web POST+memory ceiling",
+      plain.saga.perSecond / gw.post.perSecond,
+      "≥ 0.8",
+    ]);
+    ratios.push(["embedded: POST p99 ÷ ceiling p99", plain.post.p99 / gw.post.p99, "≤ 2"]);
+    ratios.push([
+      "embedded: throughput with tracing at 10% ÷ without",
+      traced.post.perSecond / plain.post.perSecond,
+      "≥ 0.85",
+    ]);
+    ratios.push(["embedded: orders/s ÷ raw node:http", plain.saga.perSecond / raw.perSecond, "(context)"]);
+    console.log(
+      `process RSS after the embedded runs: ${fmt(plain.rssMb)} MB (bench process incl. load generator)`,
+    );
+  }
+  const brokers = process.env.KAFKA_BROKERS;
+  const mongo = process.env.MONGO_URL;
+  const nats = process.env.NATS_URL;
+  if ((MODE === "infra1" || MODE === "infra2" || MODE === "all") && brokers && mongo && nats) {
+    const kafka = await kafkaCeiling(brokers);
+    const ferret = await ferretCeiling(mongo);
+    const slowest = Math.min(kafka.perSecond, ferret.perSecond, gw.post.perSecond);
+    if (MODE !== "infra2") {
+      const one = await clusterService(1, brokers, mongo, nats);
+      ratios.push([
+        "real infra, 1 node: completed orders/s ÷ slowest component ceiling",
+        one.saga.perSecond / slowest,
+        "(context)",
+      ]);
+    }
+    if (MODE !== "infra1") {
+      const two = await clusterService(2, brokers, mongo, nats);
+      ratios.push([
+        "real infra, 2 nodes: completed orders/s ÷ slowest component ceiling",
+        two.saga.perSecond / slowest,
+        "≥ 0.6",
+      ]);
+      if (two.half)
+        ratios.push(["real infra, 2 nodes: saga completion p99 at half of peak (ms)", two.half.p99, "≤ 100"]);
+    }
+  } else if (MODE !== "embedded") {
+    console.log(
+      "real-infra modes need KAFKA_BROKERS, MONGO_URL and NATS_URL (source $INFRA_DIR/env after scripts/infra.sh up)",
+    );
+  }
+  console.log("");
+  printTable(ratios);
+  mkdirSync(RESULTS, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  writeFileSync(
+    join(RESULTS, `bench-${stamp}.json`),
+    JSON.stringify({ mode: MODE, seconds: SECONDS, concurrency: CONCURRENCY, rows, ratios, series }, null, 2),
+  );
+  writeFileSync(join(RESULTS, `bench-${stamp}.svg`), svg());
+  console.log(`\nresults: bench/results/bench-${stamp}.json and .svg`);
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
