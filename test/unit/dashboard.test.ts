@@ -1,0 +1,44 @@
+// The provisioned Grafana dashboard is valid JSON and every query names a metric the service
+// exports (lib/business-metrics.ts), so a renamed metric cannot leave a dead panel behind.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { METRIC } from "../../lib/business-metrics";
+
+interface Panel {
+  title: string;
+  targets: { expr: string }[];
+}
+
+test("the dashboard's queries use only exported metrics and cover the required views", () => {
+  const dashboard = JSON.parse(
+    readFileSync(
+      join(__dirname, "..", "..", "deploy", "grafana", "dashboards", "order-service.json"),
+      "utf8",
+    ),
+  ) as { uid: string; panels: Panel[] };
+  assert.equal(dashboard.uid, "order-service");
+  const exported = new Set<string>(Object.values(METRIC));
+  const used = new Set<string>();
+  for (const panel of dashboard.panels) {
+    assert.ok(panel.targets.length > 0, `${panel.title} has a query`);
+    for (const { expr } of panel.targets) {
+      for (const name of expr.match(/order_service_[a-z_]+/g) ?? []) {
+        const base = name.replace(/_(bucket|sum|count)$/, "");
+        assert.ok(exported.has(base), `${panel.title}: ${name} is exported`);
+        used.add(base);
+      }
+    }
+  }
+  for (const needed of [
+    METRIC.transitions,
+    METRIC.sagaDuration,
+    METRIC.breakerState,
+    METRIC.dlqMessages,
+    METRIC.consumerLag,
+    METRIC.outboxBacklog,
+  ]) {
+    assert.ok(used.has(needed), `a panel shows ${needed}`);
+  }
+});
