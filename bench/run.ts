@@ -11,15 +11,11 @@ import { ServiceBroker } from "moleculer";
 import DbService from "moleculer-db";
 import ApiGateway from "moleculer-web";
 import { MongoClient } from "mongodb";
-import { startNode } from "../index";
 import { sharedMemoryChannel } from "../lib/channel";
 import { KafkaChannel } from "../lib/channel/kafka-channel";
-import { loadConfig } from "../lib/config";
-import { startInventoryService } from "../simulators/http/inventory-service";
-import { startUserService } from "../simulators/http/user-service";
-import { createPaymentSimulator } from "../simulators/payment/payment-simulator";
-import { Cluster } from "../test/helpers/cluster";
-import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, token } from "../test/helpers/jwt";
+import { startEmbeddedNode } from "../test/helpers/embedded-node";
+import { token } from "../test/helpers/jwt";
+import { startWorld } from "../test/helpers/world";
 import { closedLoad, getUrl, type LoadResult, openLoad, postJson, type Summary, summarize } from "./load";
 
 const args = process.argv.slice(2);
@@ -245,22 +241,13 @@ function completionSummary(name: string, c: Completion, seconds: number): Summar
 }
 
 async function embeddedService(tracing: number): Promise<{ post: Summary; saga: Summary; rssMb: number }> {
-  const config = loadConfig({
-    PORT: "0",
-    BIND_ADDRESS: "127.0.0.1",
-    JWT_SECRET: TEST_SECRET,
-    JWT_ISSUER: TEST_ISSUER,
-    JWT_AUDIENCE: TEST_AUDIENCE,
+  const node = await startEmbeddedNode({
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_MINUTE: "100000000",
     TRACING_SAMPLING_RATE: String(tracing),
   });
-  const node = await startNode(config);
   node.embedded.payment?.setRules({ latencyMs: 0, failCents: [13] });
-  const port = (
-    node.broker.getLocalService("api") as unknown as { server: { address(): AddressInfo } }
-  ).server.address().port;
-  const url = `http://127.0.0.1:${port}/api/v1/orders`;
+  const url = `${node.url}/api/v1/orders`;
   const completion: Completion = { placed: new Map(), done: new Map() };
   const sub = await sharedMemoryChannel().subscribe(
     { groupId: `bench-observer-${tracing}-${Date.now()}`, topics: ["orders.events"] },
@@ -304,23 +291,12 @@ async function clusterService(
   mongoUrl: string,
   natsUrl: string,
 ): Promise<{ post: Summary; saga: Summary; half?: Summary }> {
-  const user = await startUserService();
-  const inventory = await startInventoryService();
-  const cluster = new Cluster({
-    infra: { kafkaBrokers: brokers, mongoUrl, natsUrl },
-    userServiceUrl: user.url,
-    inventoryServiceUrl: inventory.url,
-    extraEnv: { LOG_LEVEL: "warn" },
-  });
-  await cluster.createTopics();
-  const paymentChannel = new KafkaChannel({ brokers: brokers.split(","), clientId: "bench-payment" });
-  const payment = createPaymentSimulator({
-    channel: paymentChannel,
-    topics: cluster.topics,
-    groupId: `${cluster.id}-pay`,
-    rules: { failureRate: 0, failCents: [13], latencyMs: 0 },
-  });
-  await payment.start();
+  const world = await startWorld(
+    { kafkaBrokers: brokers, mongoUrl, natsUrl },
+    { failureRate: 0, failCents: [13], latencyMs: 0 },
+    { extraEnv: { LOG_LEVEL: "warn" } },
+  );
+  const { cluster } = world;
   const names = Array.from({ length: nodes }, (_, i) => `n${i}`);
   await Promise.all(names.map((n) => cluster.startNode(n)));
   const observerChannel = new KafkaChannel({ brokers: brokers.split(","), clientId: "bench-observer" });
@@ -368,12 +344,7 @@ async function clusterService(
   }
   await sub.stop();
   await observerChannel.disconnect();
-  await cluster.stop();
-  await payment.stop();
-  await paymentChannel.disconnect();
-  await cluster.deleteTopics();
-  await user.stop();
-  await inventory.stop();
+  await world.stop();
   return { post, saga, half };
 }
 
@@ -451,20 +422,8 @@ ${parts.join("\n")}
 }
 
 async function soak(seconds: number): Promise<void> {
-  const config = loadConfig({
-    PORT: "0",
-    BIND_ADDRESS: "127.0.0.1",
-    JWT_SECRET: TEST_SECRET,
-    JWT_ISSUER: TEST_ISSUER,
-    JWT_AUDIENCE: TEST_AUDIENCE,
-    LOG_LEVEL: "warn",
-    RATE_LIMIT_PER_MINUTE: "100000000",
-  });
-  const node = await startNode(config);
-  const port = (
-    node.broker.getLocalService("api") as unknown as { server: { address(): AddressInfo } }
-  ).server.address().port;
-  const url = `http://127.0.0.1:${port}/api/v1/orders`;
+  const node = await startEmbeddedNode({ LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "100000000" });
+  const url = `${node.url}/api/v1/orders`;
   const auth = { authorization: `Bearer ${await token("soak-user")}` };
   const samples: { t: number; rssMb: number; heapMb: number }[] = [];
   const t0 = Date.now();

@@ -8,15 +8,13 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MongoClient } from "mongodb";
-import { KafkaChannel } from "../../lib/channel/kafka-channel";
-import type { RunningSimulator } from "../../simulators/http/http-simulator";
-import { type InventorySimulator, startInventoryService } from "../../simulators/http/inventory-service";
-import { startUserService } from "../../simulators/http/user-service";
-import { createPaymentSimulator, type PaymentSimulator } from "../../simulators/payment/payment-simulator";
-import { Cluster } from "../helpers/cluster";
+import type { InventorySimulator } from "../../simulators/http/inventory-service";
+import type { PaymentSimulator } from "../../simulators/payment/payment-simulator";
+import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
 import { call, eventually } from "../helpers/http";
 import { token } from "../helpers/jwt";
+import { startWorld, type World } from "../helpers/world";
 
 const ROOT = join(__dirname, "..", "..");
 const env = infraEnv();
@@ -42,38 +40,22 @@ const infra = (...args: string[]) =>
   execFileSync("bash", [join(ROOT, "scripts", "infra.sh"), ...args], { stdio: "ignore" });
 
 describe("chaos: faults while orders flow", { skip, timeout: 900_000 }, () => {
+  let world: World;
   let cluster: Cluster;
-  let user: RunningSimulator;
   let inventory: InventorySimulator;
   let payment: PaymentSimulator;
-  let paymentChannel: KafkaChannel;
   let mongo: MongoClient | undefined;
   let tok: string;
   const report: Record<string, unknown>[] = [];
 
   before(async () => {
     if ("skip" in env) return;
-    user = await startUserService();
-    inventory = await startInventoryService();
-    cluster = new Cluster({
-      infra: env,
-      userServiceUrl: user.url,
-      inventoryServiceUrl: inventory.url,
-      paymentTimeoutMs: 20_000,
-      extraEnv: { SAGA_SWEEP_INTERVAL_MS: "2000", LOG_LEVEL: "warn" },
-    });
-    await cluster.createTopics();
-    paymentChannel = new KafkaChannel({
-      brokers: env.kafkaBrokers.split(","),
-      clientId: `${cluster.id}-payment`,
-    });
-    payment = createPaymentSimulator({
-      channel: paymentChannel,
-      topics: cluster.topics,
-      groupId: `${cluster.id}-payment`,
-      rules: { failureRate: 0, failCents: [13], latencyMs: 0 },
-    });
-    await payment.start();
+    world = await startWorld(
+      env,
+      { failureRate: 0, failCents: [13], latencyMs: 0 },
+      { paymentTimeoutMs: 20_000, extraEnv: { SAGA_SWEEP_INTERVAL_MS: "2000", LOG_LEVEL: "warn" } },
+    );
+    ({ cluster, inventory, payment } = world);
     await Promise.all([cluster.startNode("a"), cluster.startNode("b")]);
     tok = await token("chaos");
   });
@@ -82,17 +64,12 @@ describe("chaos: faults while orders flow", { skip, timeout: 900_000 }, () => {
     if ("skip" in env) return;
     console.log("\nchaos report");
     console.table(report);
-    await cluster?.stop();
-    await payment?.stop();
-    await paymentChannel?.disconnect();
-    await user?.stop();
-    await inventory?.stop();
     await mongo
       ?.db()
       .dropDatabase()
       .catch(() => undefined);
     await mongo?.close();
-    await cluster?.deleteTopics();
+    await world?.stop();
   });
 
   /** Places orders at a steady pace; a client that gets a 5xx retries with the same key. */

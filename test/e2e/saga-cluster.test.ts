@@ -7,15 +7,14 @@ import { after, before, describe, test } from "node:test";
 import type { Consumer, Producer } from "kafkajs";
 import { MongoClient } from "mongodb";
 import { makeEvent } from "../../domain/events";
-import { KafkaChannel } from "../../lib/channel/kafka-channel";
-import type { RunningSimulator } from "../../simulators/http/http-simulator";
-import { type InventorySimulator, startInventoryService } from "../../simulators/http/inventory-service";
-import { startUserService } from "../../simulators/http/user-service";
-import { createPaymentSimulator, type PaymentSimulator } from "../../simulators/payment/payment-simulator";
-import { Cluster } from "../helpers/cluster";
+import type { KafkaChannel } from "../../lib/channel/kafka-channel";
+import type { InventorySimulator } from "../../simulators/http/inventory-service";
+import type { PaymentSimulator } from "../../simulators/payment/payment-simulator";
+import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
 import { call, eventually } from "../helpers/http";
 import { token } from "../helpers/jwt";
+import { startWorld, type World } from "../helpers/world";
 
 const env = infraEnv();
 const skip = "skip" in env ? env.skip : false;
@@ -40,8 +39,8 @@ interface SeenMessage {
 }
 
 describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () => {
+  let world: World;
   let cluster: Cluster;
-  let user: RunningSimulator;
   let inventory: InventorySimulator;
   let payment: PaymentSimulator;
   let paymentChannel: KafkaChannel;
@@ -85,26 +84,12 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
 
   before(async () => {
     if ("skip" in env) return;
-    user = await startUserService();
-    inventory = await startInventoryService();
-    cluster = new Cluster({
-      infra: env,
-      userServiceUrl: user.url,
-      inventoryServiceUrl: inventory.url,
-      paymentTimeoutMs: 8_000,
-    });
-    await cluster.createTopics();
-    paymentChannel = new KafkaChannel({
-      brokers: env.kafkaBrokers.split(","),
-      clientId: `${cluster.id}-payment`,
-    });
-    payment = createPaymentSimulator({
-      channel: paymentChannel,
-      topics: cluster.topics,
-      groupId: `${cluster.id}-payment`,
-      rules: { failureRate: 0, failCents: [13], noReplyCents: [77], latencyMs: 0 },
-    });
-    await payment.start();
+    world = await startWorld(
+      env,
+      { failureRate: 0, failCents: [13], noReplyCents: [77], latencyMs: 0 },
+      { paymentTimeoutMs: 8_000 },
+    );
+    ({ cluster, inventory, payment, paymentChannel } = world);
 
     const kafka = cluster.kafka();
     producer = kafka.producer();
@@ -144,19 +129,14 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
 
   after(async () => {
     if ("skip" in env) return;
-    await cluster?.stop();
-    await payment?.stop();
-    await paymentChannel?.disconnect();
     await observer?.disconnect();
     await producer?.disconnect();
-    await user?.stop();
-    await inventory?.stop();
     await mongo
       ?.db()
       .dropDatabase()
       .catch(() => undefined);
     await mongo?.close();
-    await cluster?.deleteTopics();
+    await world?.stop();
   });
 
   test("happy path, payment failure and deadline, with the trace headers on Kafka", async () => {

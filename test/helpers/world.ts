@@ -1,0 +1,65 @@
+// Everything outside the service, for tests and the benchmark on the real servers: the User and
+// Inventory simulators over HTTP, a Cluster of service nodes, its topics, and the payment
+// simulator on Kafka. One stop() takes it all down again.
+import { KafkaChannel } from "../../lib/channel/kafka-channel";
+import type { RunningSimulator } from "../../simulators/http/http-simulator";
+import { type InventorySimulator, startInventoryService } from "../../simulators/http/inventory-service";
+import { startUserService } from "../../simulators/http/user-service";
+import {
+  createPaymentSimulator,
+  type PaymentRules,
+  type PaymentSimulator,
+} from "../../simulators/payment/payment-simulator";
+import { Cluster, type ClusterOptions } from "./cluster";
+import type { InfraEnv } from "./env";
+
+export interface World {
+  cluster: Cluster;
+  user: RunningSimulator;
+  inventory: InventorySimulator;
+  payment: PaymentSimulator;
+  paymentChannel: KafkaChannel;
+  stop(): Promise<void>;
+}
+
+export async function startWorld(
+  infra: InfraEnv,
+  rules: PaymentRules,
+  options: Omit<ClusterOptions, "infra" | "userServiceUrl" | "inventoryServiceUrl"> = {},
+): Promise<World> {
+  const user = await startUserService();
+  const inventory = await startInventoryService();
+  const cluster = new Cluster({
+    ...options,
+    infra,
+    userServiceUrl: user.url,
+    inventoryServiceUrl: inventory.url,
+  });
+  await cluster.createTopics();
+  const paymentChannel = new KafkaChannel({
+    brokers: infra.kafkaBrokers.split(","),
+    clientId: `${cluster.id}-payment`,
+  });
+  const payment = createPaymentSimulator({
+    channel: paymentChannel,
+    topics: cluster.topics,
+    groupId: `${cluster.id}-payment`,
+    rules,
+  });
+  await payment.start();
+  return {
+    cluster,
+    user,
+    inventory,
+    payment,
+    paymentChannel,
+    async stop() {
+      await cluster.stop();
+      await payment.stop();
+      await paymentChannel.disconnect();
+      await user.stop();
+      await inventory.stop();
+      await cluster.deleteTopics();
+    },
+  };
+}
