@@ -1,0 +1,101 @@
+// A real Prometheus (Debian's) scrapes a running node's METRICS_PORT; the business series are
+// read back through Prometheus's HTTP API after orders were placed.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { PlaceOrderParams } from "../../services/saga.service";
+import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
+import { call, eventually } from "../helpers/http";
+
+const hasPrometheus = spawnSync("prometheus", ["--version"]).status === 0;
+const skip =
+  hasPrometheus || process.env.CI === "true"
+    ? false
+    : "prometheus is not installed (apt-get install prometheus)";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe("Prometheus scrapes the business metrics", { skip, timeout: 120_000 }, () => {
+  let node: EmbeddedNode;
+  let prometheus: ChildProcess;
+  let promUrl: string;
+  const dir = mkdtempSync(join(tmpdir(), "prom-"));
+
+  before(async () => {
+    const metricsPort = await freePort();
+    const promPort = await freePort();
+    node = await startEmbeddedNode({ METRICS_PORT: String(metricsPort), PAYMENT_TIMEOUT_MS: "60000" });
+    writeFileSync(
+      join(dir, "prometheus.yml"),
+      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: order-service\n    static_configs:\n      - targets: ["127.0.0.1:${metricsPort}"]\n`,
+    );
+    prometheus = spawn(
+      "prometheus",
+      [
+        `--config.file=${join(dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ],
+      { stdio: "ignore" },
+    );
+    promUrl = `http://127.0.0.1:${promPort}`;
+    await eventually(
+      async () => ((await call(promUrl, "GET", "/-/ready")).status === 200 ? true : undefined),
+      30_000,
+      200,
+    );
+  });
+
+  after(async () => {
+    prometheus?.kill("SIGTERM");
+    await node?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function value(query: string): Promise<number | undefined> {
+    const res = await call<{ data: { result: { value: [number, string] }[] } }>(
+      promUrl,
+      "GET",
+      `/api/v1/query?query=${encodeURIComponent(query)}`,
+    );
+    const v = res.body.data?.result?.[0]?.value?.[1];
+    return v === undefined ? undefined : Number(v);
+  }
+
+  test("transitions, compensations, saga duration and orders by state reach Prometheus with the right values", async () => {
+    const place = (unitPrice: number) =>
+      node.broker.call<{ id: string }, PlaceOrderParams>(
+        "saga.placeOrder",
+        { currency: "EUR", items: [{ productId: "sku-prom", quantity: 1, unitPrice }] },
+        { meta: { user: { id: "prom", roles: [] } } },
+      );
+    await Promise.all([place(1000), place(2000), place(3013)]);
+    const expect = (query: string, wanted: number) =>
+      eventually(async () => ((await value(query)) === wanted ? true : undefined), 30_000, 500).catch(
+        async () => {
+          assert.fail(`${query}: wanted ${wanted}, Prometheus has ${await value(query)}`);
+        },
+      );
+    await expect('sum(order_service_order_transitions_total{to="PENDING"})', 3);
+    await expect('sum(order_service_order_transitions_total{to="CONFIRMED"})', 2);
+    await expect('sum(order_service_compensations_total{reason="payment-failed"})', 1);
+    // Moleculer writes _sum/_count only with quantiles on; the +Inf bucket is the count.
+    await expect('sum(order_service_saga_duration_seconds_bucket{le="+Inf"})', 3);
+    await expect('max(order_service_orders{status="CONFIRMED"})', 2);
+    await expect('max(order_service_orders{status="CANCELLED"})', 1);
+    await expect("max(order_service_outbox_backlog)", 0);
+    // Moleculer's own metrics come through the same endpoint: one endpoint per node.
+    assert.ok(((await value("sum(moleculer_request_total)")) ?? 0) > 0);
+  });
+});
