@@ -43,7 +43,9 @@ function timeline(name: string, result: LoadResult): void {
   const buckets = new Map<number, number[]>();
   for (const s of result.samples) {
     const sec = Math.floor((s.at - start) / 1000);
-    buckets.set(sec, [...(buckets.get(sec) ?? []), s.ms]);
+    const bucket = buckets.get(sec);
+    if (bucket) bucket.push(s.ms);
+    else buckets.set(sec, [s.ms]);
   }
   series[name] = [...buckets.entries()]
     .sort((a, b) => a[0] - b[0])

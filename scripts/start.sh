@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-exec node --disable-warning=DEP0174 --import tsx index.ts "$@"
+exec node --import tsx index.ts "$@"

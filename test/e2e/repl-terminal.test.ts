@@ -23,7 +23,7 @@ test("operator commands answer in a real terminal", {
   timeout: 120_000,
 }, async () => {
   const env = `PORT=0 BIND_ADDRESS=127.0.0.1 LOG_LEVEL=error NATS_URL= KAFKA_BROKERS= MONGO_URL=`;
-  const cmd = `cd ${ROOT} && ${env} ${process.execPath} --disable-warning=DEP0174 --import tsx index.ts --repl`;
+  const cmd = `cd ${ROOT} && ${env} ${process.execPath} --import tsx index.ts --repl`;
   execFileSync("tmux", ["new-session", "-d", "-s", session, "-x", "220", "-y", "60", cmd]);
   await eventually(async () => (screen().includes("mol $") ? true : undefined), 60_000, 200);
 
