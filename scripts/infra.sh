@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Real servers for tests and local runs, on loopback, from package registries only:
 #   Apache Kafka (KRaft) from Maven Central jars, FerretDB built from the Go module proxy through
-#   our launcher module (infra/ferretdb), nats-server from the Go module proxy.
+#   our launcher module (infra/ferretdb), nats-server from the Go module proxy, and Jaeger
+#   (all-in-one, in-memory) built from the Go module proxy through infra/jaeger.
 # Installs are cached in $ORDER_SERVICE_CACHE; data and logs live in $INFRA_DIR (throw-away).
 #
 #   scripts/infra.sh install              fetch/build everything (no servers started)
 #   scripts/infra.sh up                   install if needed, start all, wait until each serves, write $INFRA_DIR/env
 #   scripts/infra.sh down                 stop all and delete the data
 #   scripts/infra.sh status               version, port, pid, state and RSS of each server (exit 1 if one is down)
-#   scripts/infra.sh stop|start|restart NAME   one server (kafka, ferretdb, nats); data is kept
+#   scripts/infra.sh stop|start|restart NAME   one server (kafka, ferretdb, nats, jaeger); data is kept
 #   scripts/infra.sh env                  print the env file
 set -euo pipefail
 
@@ -26,12 +27,17 @@ NATS_MONITOR_PORT="$((NATS_PORT + 4000))"
 KAFKA_PORT="${INFRA_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="$((KAFKA_PORT + 1))"
 FERRETDB_PORT="${INFRA_FERRETDB_PORT:-27027}"
-SERVERS=(nats ferretdb kafka)
+JAEGER_COLLECTOR_PORT="${INFRA_JAEGER_PORT:-24268}"
+JAEGER_QUERY_PORT="$((JAEGER_COLLECTOR_PORT + 2418))"
+JAEGER_VERSION="v1.57.0"
+SERVERS=(nats ferretdb kafka jaeger)
 
 KAFKA_HOME="$CACHE/kafka-$KAFKA_VERSION"
 NATS_BIN="$CACHE/bin/nats-server-$NATS_VERSION"
 FERRETDB_HASH="$(cat "$ROOT/infra/ferretdb/go.mod" "$ROOT/infra/ferretdb/go.sum" "$ROOT/infra/ferretdb/main.go" | sha256sum | cut -c1-12)"
 FERRETDB_BIN="$CACHE/bin/ferretdb-launcher-$FERRETDB_HASH"
+JAEGER_HASH="$(cat "$ROOT/infra/jaeger/go.mod" "$ROOT/infra/jaeger/go.sum" | sha256sum | cut -c1-12)"
+JAEGER_BIN="$CACHE/bin/jaeger-all-in-one-$JAEGER_HASH"
 
 log() { echo "[infra] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -70,6 +76,16 @@ install_nats() {
   mkdir -p "$CACHE/bin" && mv "$tmp/bin/nats-server" "$NATS_BIN" && rm -rf "$tmp"
 }
 
+install_jaeger() {
+  [ -x "$JAEGER_BIN" ] && return 0
+  command -v go >/dev/null || die "go is required to build Jaeger"
+  log "building Jaeger $JAEGER_VERSION all-in-one (Go module proxy; a few minutes the first time)"
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$ROOT/infra/jaeger" && GOBIN="$tmp" GOFLAGS=-mod=mod go install github.com/jaegertracing/jaeger/cmd/all-in-one) \
+    || die "Jaeger build failed"
+  mkdir -p "$CACHE/bin" && mv "$tmp/all-in-one" "$JAEGER_BIN" && rm -rf "$tmp"
+}
+
 apt_updated=0
 apt_install() {
   if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
@@ -81,6 +97,7 @@ install_all() {
   install_nats
   install_ferretdb
   install_kafka
+  install_jaeger
   log "install done in $(elapsed "$t")s (cache: $CACHE)"
 }
 
@@ -104,6 +121,7 @@ port_of() {
     nats) echo "$NATS_PORT" ;;
     kafka) echo "$KAFKA_PORT" ;;
     ferretdb) echo "$FERRETDB_PORT" ;;
+    jaeger) echo "$JAEGER_COLLECTOR_PORT" ;;
   esac
 }
 
@@ -112,7 +130,7 @@ free_port() {
   local port="$1" pids
   pids="$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true)"
   for pid in $pids; do
-    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE "kafka\.Kafka|ferretdb-launcher|nats-server"; then
+    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE "kafka\.Kafka|ferretdb-launcher|nats-server|jaeger-all-in-one"; then
       log "stopping stale server pid $pid on port $port"
       kill "$pid" 2>/dev/null || true
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -149,6 +167,39 @@ start_ferretdb() {
 
 ready_ferretdb() {
   (cd "$ROOT" && npx tsx scripts/infra/mongo-ready.ts "mongodb://127.0.0.1:$FERRETDB_PORT/infra" 60)
+}
+
+start_jaeger() {
+  # In-memory storage; every listener on loopback, away from the default ports.
+  local base=$((JAEGER_COLLECTOR_PORT - 4268))
+  # OTEL_TRACES_SAMPLER: Jaeger would otherwise trace itself towards a default OTLP port.
+  SPAN_STORAGE_TYPE=memory OTEL_TRACES_SAMPLER=always_off setsid "$JAEGER_BIN" \
+    --memory.max-traces=100000 \
+    --collector.http-server.host-port="127.0.0.1:$JAEGER_COLLECTOR_PORT" \
+    --query.http-server.host-port="127.0.0.1:$JAEGER_QUERY_PORT" \
+    --collector.grpc-server.host-port="127.0.0.1:$((base + 4250))" \
+    --collector.otlp.grpc.host-port="127.0.0.1:$((base + 4317))" \
+    --collector.otlp.http.host-port="127.0.0.1:$((base + 4318))" \
+    --collector.zipkin.host-port="127.0.0.1:$((base + 9411))" \
+    --admin.http.host-port="127.0.0.1:$((base + 4269))" \
+    --query.grpc-server.host-port="127.0.0.1:$((base + 6685))" \
+    --processor.jaeger-binary.server-host-port="127.0.0.1:$((base + 6832))" \
+    --processor.jaeger-compact.server-host-port="127.0.0.1:$((base + 6831))" \
+    --processor.zipkin-compact.server-host-port="127.0.0.1:$((base + 5775))" \
+    --http-server.host-port="127.0.0.1:$((base + 5778))" \
+    --reporter.grpc.host-port="127.0.0.1:$((base + 4250))" \
+    >>"$(logfile jaeger)" 2>&1 < /dev/null &
+  echo $! > "$(pidfile jaeger)"
+}
+
+ready_jaeger() {
+  local until=$((SECONDS + 60))
+  while [ $SECONDS -lt $until ]; do
+    curl -fsS "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services" >/dev/null 2>&1 && return 0
+    running_pid jaeger >/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
 }
 
 start_kafka() {
@@ -211,6 +262,8 @@ write_env() {
 export NATS_URL=nats://127.0.0.1:$NATS_PORT
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export MONGO_URL=mongodb://127.0.0.1:$FERRETDB_PORT/orders
+export JAEGER_ENDPOINT=http://127.0.0.1:$JAEGER_COLLECTOR_PORT/api/traces
+export JAEGER_QUERY_URL=http://127.0.0.1:$JAEGER_QUERY_PORT
 EOF
 }
 
@@ -219,6 +272,7 @@ version_of() {
     nats) echo "nats-server $NATS_VERSION" ;;
     kafka) echo "Apache Kafka $KAFKA_VERSION (KRaft)" ;;
     ferretdb) echo "FerretDB $FERRETDB_VERSION (sqlite)" ;;
+    jaeger) echo "Jaeger $JAEGER_VERSION (memory)" ;;
   esac
 }
 
@@ -246,7 +300,7 @@ case "$cmd" in
     log "all servers up in $(elapsed "$t0")s; env: $INFRA_DIR/env"
     ;;
   down)
-    for name in kafka ferretdb nats; do stop_one "$name"; done
+    for name in jaeger kafka ferretdb nats; do stop_one "$name"; done
     rm -rf "$INFRA_DIR/data" "$INFRA_DIR/env" "$INFRA_DIR/kafka.properties"
     ;;
   stop) [ -n "${2:-}" ] || die "usage: $0 stop NAME"; stop_one "$2" ;;

@@ -195,12 +195,34 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         // A throw here (saga or store unavailable) leaves the offset uncommitted: redelivered later.
         const traceParent = message.headers[Headers.traceParent];
         const parentSpan = parentSpanOf(traceParent);
-        const result = await this.broker.call<PaymentOutcome, ApplyPaymentParams>(
-          "saga.applyPayment",
-          { event: parsed.event, correlationId: message.headers[Headers.correlationId], traceParent },
-          // The payment's span (from the header) becomes the parent: the order's trace goes on.
-          parentSpan ? { parentSpan } : {},
-        );
+        // The message's span continues the order's trace (its parent came in the header), and
+        // the saga's handling becomes its child.
+        const span =
+          parentSpan && this.broker.isTracingEnabled()
+            ? this.broker.tracer.startSpan(`consume ${message.topic}`, {
+                traceID: parentSpan.traceID,
+                parentID: parentSpan.id,
+                sampled: parentSpan.sampled,
+                service: this.name,
+                tags: {
+                  orderId: parsed.event.orderId,
+                  eventType: parsed.event.type,
+                  partition: message.partition,
+                  offset: message.offset,
+                },
+              })
+            : undefined;
+        const result = await this.broker
+          .call<PaymentOutcome, ApplyPaymentParams>(
+            "saga.applyPayment",
+            { event: parsed.event, correlationId: message.headers[Headers.correlationId], traceParent },
+            span
+              ? { parentSpan: { traceID: span.traceID, id: span.id, sampled: span.sampled } }
+              : parentSpan
+                ? { parentSpan }
+                : {},
+          )
+          .finally(() => span?.finish());
         if (result.outcome === "rejected") return this.deadLetter(message, result.why);
         if (result.outcome === "ignored") {
           this.counters.duplicates++;

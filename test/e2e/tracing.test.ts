@@ -1,0 +1,84 @@
+// One order, one trace: a real Jaeger (built from the Go module proxy by scripts/infra.sh)
+// receives the spans, and the trace found through its query API holds the REST call, the saga,
+// the user and inventory calls, the store, and — after the round trip through the event channel
+// — the consumption of the payment result and its handling by the saga.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
+import { call, eventually } from "../helpers/http";
+import { token } from "../helpers/jwt";
+
+const endpoint = process.env.JAEGER_ENDPOINT;
+const queryUrl = process.env.JAEGER_QUERY_URL;
+const skip =
+  endpoint && queryUrl
+    ? false
+    : process.env.CI === "true"
+      ? false
+      : "needs JAEGER_ENDPOINT and JAEGER_QUERY_URL (scripts/infra.sh up)";
+
+interface JaegerTrace {
+  traceID: string;
+  spans: { spanID: string; operationName: string; processID: string; references: { spanID: string }[] }[];
+  processes: Record<string, { serviceName: string }>;
+}
+
+describe("a trace follows an order through the event channel", { skip, timeout: 120_000 }, () => {
+  let node: EmbeddedNode;
+
+  before(async () => {
+    assert.ok(endpoint && queryUrl, "CI=true and Jaeger is not configured");
+    node = await startEmbeddedNode({ TRACING_SAMPLING_RATE: "1", JAEGER_ENDPOINT: endpoint });
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  test("REST → saga → user/inventory → outbox → payment → consume → saga in one trace", async () => {
+    const placed = await call<{ id: string }>(node.url, "POST", "/api/v1/orders", {
+      token: await token("tracer"),
+      body: { currency: "EUR", items: [{ productId: "sku-trace", quantity: 1, unitPrice: 4321 }] },
+    });
+    assert.equal(placed.status, 202);
+    await eventually(async () => {
+      const o = await call<{ status: string }>(node.url, "GET", `/api/v1/orders/${placed.body.id}`, {
+        token: await token("tracer"),
+      });
+      return o.body.status === "CONFIRMED" ? true : undefined;
+    });
+
+    const trace = await eventually(
+      async () => {
+        const res = await call<{ data: JaegerTrace[] }>(
+          queryUrl!,
+          "GET",
+          "/api/traces?service=kafka-bridge&limit=100&lookback=1h",
+        );
+        return res.body.data?.find((t) => {
+          const ops = t.spans.map((s) => s.operationName);
+          return (
+            ops.some((o) => o.includes("saga.placeOrder")) &&
+            ops.some((o) => o.includes("saga.applyPayment")) &&
+            ops.some((o) => o.startsWith("consume "))
+          );
+        });
+      },
+      45_000,
+      1_000,
+    );
+    const services = new Set(Object.values(trace.processes).map((p) => p.serviceName));
+    for (const s of ["api", "saga", "user-proxy", "inventory-proxy", "orders", "kafka-bridge"]) {
+      assert.ok(services.has(s), `${s} has a span in the trace (has: ${[...services].join(", ")})`);
+    }
+    const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
+    const consume = trace.spans.find((s) => s.operationName.startsWith("consume "))!;
+    const apply = trace.spans.find((s) => s.operationName.includes("saga.applyPayment"))!;
+    assert.equal(
+      apply.references[0]?.spanID,
+      consume.spanID,
+      "the saga's handling is a child of the consumption",
+    );
+    const consumeParent = byId.get(consume.references[0]?.spanID ?? "");
+    assert.ok(consumeParent, "the consumption's parent (from the Kafka header) is a span of the same trace");
+  });
+});
