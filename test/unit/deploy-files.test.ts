@@ -32,6 +32,8 @@ test("docker-compose.yml parses and every file it names exists", () => {
     "node-2",
     "payment",
     "simulators",
+    "loki",
+    "promtail",
   ]) {
     assert.ok(names.includes(needed), `compose has ${needed}`);
   }
