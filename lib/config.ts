@@ -35,6 +35,8 @@ export interface Config {
   httpTimeoutMs: number;
   requestTimeoutMs: number;
   rateLimitPerMinute: number;
+  /** Time a client has to send a whole request (slow clients are cut off). */
+  httpRequestTimeoutMs: number;
   breaker: { threshold: number; minRequestCount: number; windowSeconds: number; halfOpenMs: number };
   retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; maxTotalMs: number };
   bulkhead: { concurrency: number; maxQueueSize: number };
@@ -102,6 +104,7 @@ export function loadConfig(env: Env = process.env): Config {
     httpTimeoutMs: int(env, "HTTP_TIMEOUT_MS", 2_000, 10),
     requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100),
     rateLimitPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600, 1),
+    httpRequestTimeoutMs: int(env, "HTTP_REQUEST_TIMEOUT_MS", 15_000, 100),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
     breaker: {
       threshold: int(env, "CB_THRESHOLD_PERCENT", 50, 1, 100) / 100,

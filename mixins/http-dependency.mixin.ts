@@ -34,6 +34,22 @@ export function dependencyBulkhead(bulkhead: { concurrency: number; maxQueueSize
   return { enabled: true, concurrency: bulkhead.concurrency, maxQueueSize: bulkhead.maxQueueSize };
 }
 
+/**
+ * Per-action breaker tuning for the proxies' actions. Moleculer honours threshold, minimum
+ * requests and half-open time per action; the window is one broker-wide timer (CB_WINDOW_SECONDS).
+ */
+export function dependencyBreaker(breaker: {
+  threshold: number;
+  minRequestCount: number;
+  halfOpenMs: number;
+}) {
+  return {
+    threshold: breaker.threshold,
+    minRequestCount: breaker.minRequestCount,
+    halfOpenTime: breaker.halfOpenMs,
+  };
+}
+
 export function httpDependencyMixin(options: HttpDependencyOptions): Partial<ServiceSchema> {
   return {
     created() {

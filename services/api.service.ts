@@ -42,9 +42,10 @@ export function apiService(
     settings: {
       port: config.port,
       ip: process.env.BIND_ADDRESS ?? "0.0.0.0",
-      // Slow clients may not hold sockets forever.
-      requestTimeout: 15_000,
-      httpServerTimeout: 20_000,
+      // Slow clients may not hold sockets forever: the whole request within this time, and
+      // (in started) the headers too; idle keep-alive sockets are closed after a while.
+      requestTimeout: config.httpRequestTimeoutMs,
+      httpServerTimeout: config.httpRequestTimeoutMs + 5_000,
       log4XXResponses: false,
       logRequest: "debug",
       logResponse: "debug",
@@ -149,9 +150,20 @@ export function apiService(
           }
           const connected =
             (channel as { health?: { connected?: boolean } } | null)?.health?.connected === true;
-          const ready = services.every((s) => s.available) && connected;
+          const store = live.has("orders")
+            ? await ctx.call("orders.ping").then(
+                () => true,
+                () => false,
+              )
+            : false;
+          // null: single process, no transporter to be connected.
+          const transit = (this.broker as unknown as { transit?: { connected: boolean } }).transit;
+          const transporter = transit ? transit.connected : null;
+          // Breakers are detail, not readiness: the saga's fallbacks keep serving while one is open.
+          const breakers = live.has("saga") ? await ctx.call("saga.breakers").catch(() => []) : [];
+          const ready = services.every((s) => s.available) && connected && store && transporter !== false;
           if (!ready) ctx.meta.$statusCode = 503;
-          return { status: ready ? "READY" : "NOT_READY", services, channel };
+          return { status: ready ? "READY" : "NOT_READY", services, store, transporter, channel, breakers };
         },
       },
     },
@@ -203,6 +215,8 @@ export function apiService(
     },
 
     async started() {
+      const server = (this as unknown as { server?: { headersTimeout: number } }).server;
+      if (server) server.headersTimeout = config.httpRequestTimeoutMs;
       if (config.jwt.publicKey) {
         this.algorithm = "RS256";
         this.verifyKey = await importSPKI(config.jwt.publicKey, "RS256");

@@ -5,6 +5,7 @@ import { Errors } from "moleculer";
 import type { OrderItem } from "../domain/events";
 import type { Config } from "../lib/config";
 import {
+  dependencyBreaker,
   dependencyBulkhead,
   type HttpDependencyVars,
   httpDependencyMixin,
@@ -45,6 +46,7 @@ export function inventoryProxyService(
       reserve: {
         visibility: "public",
         bulkhead: dependencyBulkhead(config.bulkhead),
+        circuitBreaker: dependencyBreaker(config.breaker),
         async handler(ctx: Context<ReserveParams>): Promise<{ reserved: true }> {
           try {
             const res = await this.http.request<{ status?: string; error?: string; productId?: string }>(
@@ -75,6 +77,7 @@ export function inventoryProxyService(
       release: {
         visibility: "public",
         bulkhead: dependencyBulkhead(config.bulkhead),
+        circuitBreaker: dependencyBreaker(config.breaker),
         async handler(ctx: Context<ReleaseParams>): Promise<{ released: true }> {
           try {
             const res = await this.http.request(

@@ -172,6 +172,15 @@ export function ordersService(config: Config): OrdersSchema {
         },
       },
 
+      /** Readiness: one round trip to the store. */
+      ping: {
+        visibility: "public",
+        async handler(): Promise<boolean> {
+          await this.adapter.findOne({ _id: "__ping__" });
+          return true;
+        },
+      },
+
       get: {
         visibility: "public",
         async handler(ctx: Context<GetParams>): Promise<Order | null> {

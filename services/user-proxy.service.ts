@@ -4,6 +4,7 @@ import { Errors } from "moleculer";
 import type { UserCheck } from "../domain/resilience";
 import type { Config } from "../lib/config";
 import {
+  dependencyBreaker,
   dependencyBulkhead,
   type HttpDependencyVars,
   httpDependencyMixin,
@@ -44,6 +45,7 @@ export function userProxyService(
       check: {
         visibility: "public",
         bulkhead: dependencyBulkhead(config.bulkhead),
+        circuitBreaker: dependencyBreaker(config.breaker),
         params: { id: { type: "string", min: 1, max: 128 } },
         async handler(ctx: Context<CheckUserParams>): Promise<UserCheck> {
           try {

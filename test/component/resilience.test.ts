@@ -188,6 +188,33 @@ describe("slow and flapping dependencies", () => {
     }
   });
 
+  test("the bulkhead caps concurrent calls to a slow dependency and refuses the overflow at once", async () => {
+    const node = await startEmbeddedNode({
+      BULKHEAD_CONCURRENCY: "2",
+      BULKHEAD_MAX_QUEUE: "3",
+      HTTP_TIMEOUT_MS: "2000",
+    });
+    try {
+      const user = node.embedded.user!;
+      await user.faults.set({ mode: "slow", delayMs: 300 });
+      user.resetStats();
+      const started = Date.now();
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, () => node.broker.call("user-proxy.check", { id: "alice" })),
+      );
+      const refused = results.filter(
+        (r) => r.status === "rejected" && (r.reason as Error).name === "QueueIsFullError",
+      );
+      assert.equal(refused.length, 5, "2 running + 3 queued, the other 5 refused");
+      assert.equal(results.filter((r) => r.status === "fulfilled").length, 5);
+      assert.equal(user.stats().requests.total, 5, "the dependency saw only what the bulkhead let through");
+      // Two at a time, 300 ms each: at least three rounds.
+      assert.ok(Date.now() - started >= 850, `took ${Date.now() - started} ms`);
+    } finally {
+      await node.stop();
+    }
+  });
+
   test("client errors (404 unknown user, 409 stock) are answers, not failures: the breaker stays closed", async () => {
     const node = await startEmbeddedNode(BREAKER);
     try {

@@ -3,10 +3,11 @@
 // problem+json answer that leaks nothing and changes nothing.
 import assert from "node:assert/strict";
 import { createPrivateKey } from "node:crypto";
+import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { SignJWT } from "jose";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
-import { call } from "../helpers/http";
+import { call, eventually } from "../helpers/http";
 import { hsWithPublicKey, noneToken, rsaKeyPair, TEST_AUDIENCE, TEST_ISSUER, token } from "../helpers/jwt";
 
 interface OrderBody {
@@ -328,5 +329,47 @@ describe("RS256 gateway (JWT_PUBLIC_KEY)", () => {
       401,
     );
     isProblem(await call(node.url, "GET", "/api/v1/orders", { token: noneToken("alice") }), 401);
+  });
+});
+
+describe("slow clients", () => {
+  let node: EmbeddedNode;
+
+  before(async () => {
+    node = await startEmbeddedNode({ HTTP_REQUEST_TIMEOUT_MS: "1000" });
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  test("a hundred sockets trickling their headers neither starve other clients nor stay open", {
+    timeout: 90_000,
+  }, async () => {
+    const { port } = new URL(node.url);
+    const sockets: Socket[] = [];
+    const closed = new Set<Socket>();
+    for (let i = 0; i < 100; i++) {
+      const socket = connect(Number(port), "127.0.0.1");
+      socket.on("error", () => undefined);
+      socket.on("close", () => closed.add(socket));
+      socket.write("POST /api/v1/orders HTTP/1.1\r\nHost: localhost\r\n");
+      sockets.push(socket);
+    }
+    const trickle = setInterval(() => {
+      for (const s of sockets) if (!closed.has(s)) s.write("X-Slow: 1\r\n");
+    }, 300);
+    try {
+      // Others are served meanwhile.
+      const tok = await token("patient");
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await call(node.url, "GET", "/api/v1/orders", { token: tok })).status, 200);
+      }
+      // The server cuts the slow ones off (Node checks request timeouts every few seconds).
+      await eventually(async () => (closed.size === sockets.length ? true : undefined), 60_000, 250);
+    } finally {
+      clearInterval(trickle);
+      for (const s of sockets) s.destroy();
+    }
+    assert.equal((await call(node.url, "GET", "/health")).status, 200);
   });
 });
