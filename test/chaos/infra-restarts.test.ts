@@ -149,6 +149,8 @@ describe("chaos: faults while orders flow", { skip, timeout: 900_000 }, () => {
       60_000,
       500,
     );
+    // Nothing valid was dead-lettered: faults delay messages, they never make them "invalid".
+    const deadLetters = await world.paymentChannel.readTopic(cluster.topics.paymentDeadLetters, 100);
     report.push({
       fault: name,
       accepted: ids.length,
@@ -157,11 +159,17 @@ describe("chaos: faults while orders flow", { skip, timeout: 900_000 }, () => {
       lost,
       doubled,
       "client retries": retried,
+      "dead letters": deadLetters.length,
       "recovered in s": recovered.toFixed(1),
     });
     assert.equal(new Set(ids).size, ids.length, "one order per idempotency key");
     assert.equal(lost, 0, "nothing accepted is lost");
     assert.equal(doubled, 0, "nobody charged twice");
+    assert.equal(
+      deadLetters.length,
+      0,
+      `no valid message dead-lettered: ${deadLetters.map((m) => m.headers["dlq-reason"]).join(", ")}`,
+    );
     assert.equal(confirmedWithoutPayment, 0, "no confirmation without a payment");
     assert.equal(confirmed.length + cancelled.length, ids.length, "every order terminal");
     for (const o of docs.filter((d) => d.total % 100 === 13)) assert.equal(o.status, "CANCELLED");
