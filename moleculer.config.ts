@@ -85,8 +85,11 @@ export function brokerOptions(config: Config): BrokerOptions {
               ? [
                   {
                     type: "Jaeger",
-                    options: {
+                    // legacyMode is an option of Moleculer's Jaeger exporter its typings lack.
+                    options: <Record<string, unknown>>{
                       endpoint: config.jaegerEndpoint,
+                      // 128-bit trace ids, as in the W3C traceparent that crosses Kafka.
+                      legacyMode: false,
                       sampler: { type: "Const", options: { decision: 1 } },
                     },
                   },

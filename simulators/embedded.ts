@@ -6,6 +6,7 @@ import type { RunningSimulator } from "./http/http-simulator";
 import { type InventorySimulator, startInventoryService } from "./http/inventory-service";
 import { startUserService } from "./http/user-service";
 import { createPaymentSimulator, type PaymentSimulator } from "./payment/payment-simulator";
+import { jaegerPaymentTracer } from "./payment/tracing";
 
 export interface EmbeddedSimulators {
   userServiceUrl?: string;
@@ -45,9 +46,11 @@ export async function startEmbeddedSimulators(config: Config): Promise<EmbeddedS
     result.inventoryServiceUrl = inventory.url;
   }
   if (!config.kafkaBrokers && config.services.includes("kafka-bridge")) {
+    const tracing = config.tracingSamplingRate > 0 && config.jaegerEndpoint;
     result.payment = createPaymentSimulator({
       channel: sharedMemoryChannel(),
       rules: EMBEDDED_PAYMENT_RULES,
+      ...(tracing ? { tracer: jaegerPaymentTracer(config.jaegerEndpoint!) } : {}),
     });
   }
   return result;

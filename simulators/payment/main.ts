@@ -4,6 +4,7 @@ import { createServer } from "node:http";
 import { KafkaChannel } from "../../lib/channel/kafka-channel";
 import { topicNames } from "../../lib/channel/types";
 import { createPaymentSimulator, type PaymentRules } from "./payment-simulator";
+import { jaegerPaymentTracer } from "./tracing";
 
 const list = (raw: string | undefined) =>
   (raw ?? "")
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     rules,
     topics: topicNames(process.env.KAFKA_TOPIC_PREFIX ?? ""),
     ledgerFile: process.env.PAYMENT_LEDGER_FILE,
+    ...(process.env.JAEGER_ENDPOINT ? { tracer: jaegerPaymentTracer(process.env.JAEGER_ENDPOINT) } : {}),
     log: (message, extra) => console.log(JSON.stringify({ level: "warn", message, extra })),
   });
   await simulator.start();

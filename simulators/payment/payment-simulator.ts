@@ -7,6 +7,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { Headers, makeEvent, type OrderEvent, type PaymentEvent } from "../../domain/events";
 import type { Channel, ReceivedMessage, Subscription, TopicNames } from "../../lib/channel/types";
 import { Topics } from "../../lib/channel/types";
+import type { PaymentTracer } from "./tracing";
 
 export interface PaymentRules {
   /** 0..1: random share of failures (demos). */
@@ -42,6 +43,8 @@ export interface PaymentSimulatorOptions {
   groupId?: string;
   ledgerFile?: string;
   random?: () => number;
+  /** Spans for the payment's work, joined to the order's trace (see tracing.ts). */
+  tracer?: PaymentTracer;
   log?: (message: string, extra?: unknown) => void;
 }
 
@@ -165,11 +168,22 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
         decidedAt: new Date().toISOString(),
       };
       if (decision === "succeeded") entry.paymentId = `pay-${randomUUID()}`;
+      const span = options.tracer?.childOf(message.headers[Headers.traceParent], "payment.charge", {
+        orderId: event.orderId,
+        decision,
+        amount: total,
+      });
       ledger.set(event.orderId, entry);
       persist(entry);
+      const headers = { ...message.headers };
+      if (span?.traceParent) headers[Headers.traceParent] = span.traceParent;
       const late = rules.lateReply?.cents.includes(total % 100) ? rules.lateReply.delayMs : 0;
-      if (late > 0 && decision === "succeeded") await reply(entry, message.headers, late);
-      else await reply(entry, message.headers, rules.latencyMs);
+      try {
+        if (late > 0 && decision === "succeeded") await reply(entry, headers, late);
+        else await reply(entry, headers, rules.latencyMs);
+      } finally {
+        span?.finish();
+      }
     } else if (event?.type === "RefundRequested") {
       const entry = ledger.get(event.orderId);
       if (entry?.decision !== "succeeded") return;
@@ -205,6 +219,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
     },
     async stop() {
       stopped = true;
+      await options.tracer?.close();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await subscription?.stop();

@@ -1,7 +1,7 @@
 // One order, one trace: a real Jaeger (built from the Go module proxy by scripts/infra.sh)
 // receives the spans, and the trace found through its query API holds the REST call, the saga,
-// the user and inventory calls, the store, and — after the round trip through the event channel
-// — the consumption of the payment result and its handling by the saga.
+// the user and inventory calls, the store, the payment simulator's charge (joined through the
+// OrderCreated message's header) and the consumption of its answer and handling by the saga.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
@@ -59,7 +59,8 @@ describe("a trace follows an order through the event channel", { skip, timeout: 
           return (
             ops.some((o) => o.includes("saga.placeOrder")) &&
             ops.some((o) => o.includes("saga.applyPayment")) &&
-            ops.some((o) => o.startsWith("consume "))
+            ops.some((o) => o.startsWith("consume ")) &&
+            ops.includes("payment.charge")
           );
         });
       },
@@ -67,7 +68,15 @@ describe("a trace follows an order through the event channel", { skip, timeout: 
       1_000,
     );
     const services = new Set(Object.values(trace.processes).map((p) => p.serviceName));
-    for (const s of ["api", "saga", "user-proxy", "inventory-proxy", "orders", "kafka-bridge"]) {
+    for (const s of [
+      "api",
+      "saga",
+      "user-proxy",
+      "inventory-proxy",
+      "orders",
+      "kafka-bridge",
+      "payment-simulator",
+    ]) {
       assert.ok(services.has(s), `${s} has a span in the trace (has: ${[...services].join(", ")})`);
     }
     const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
@@ -79,6 +88,16 @@ describe("a trace follows an order through the event channel", { skip, timeout: 
       "the saga's handling is a child of the consumption",
     );
     const consumeParent = byId.get(consume.references[0]?.spanID ?? "");
-    assert.ok(consumeParent, "the consumption's parent (from the Kafka header) is a span of the same trace");
+    assert.equal(
+      consumeParent?.operationName,
+      "payment.charge",
+      "the consumption's parent is the payment's span",
+    );
+    const chargeParent = byId.get(consumeParent?.references[0]?.spanID ?? "");
+    assert.match(
+      chargeParent?.operationName ?? "",
+      /saga\.placeOrder/,
+      "the payment's parent is the saga's span (via OrderCreated)",
+    );
   });
 });
