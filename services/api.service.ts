@@ -47,6 +47,11 @@ export function apiService(
       requestTimeout: config.httpRequestTimeoutMs,
       httpServerTimeout: config.httpRequestTimeoutMs + 5_000,
       log4XXResponses: false,
+      // moleculer-web makes a client's X-Request-Id the context's requestID, which is the trace
+      // id: a client could then join or break traces. The header stays a correlation id only.
+      rootCallOptions(options: { requestID?: string }) {
+        options.requestID = undefined;
+      },
       logRequest: "debug",
       logResponse: "debug",
       routes: [
@@ -107,7 +112,7 @@ export function apiService(
           },
         },
       ],
-      onError(this: unknown, _req: IncomingMessage, res: ServerResponse, err: Error) {
+      onError(this: unknown, req: GatewayRequest, res: ServerResponse, err: Error) {
         const problem = toProblem(err as Parameters<typeof toProblem>[0]);
         if (problem.status >= 500) {
           (this as { logger: { error: (...a: unknown[]) => void } }).logger.error(
@@ -115,6 +120,8 @@ export function apiService(
               name: err.name,
               message: err.message,
               code: (err as { code?: unknown }).code,
+              correlationId: req.$ctx?.meta.correlationId,
+              traceId: req.$ctx?.requestID,
             },
             "request failed",
           );

@@ -174,6 +174,17 @@ export function sagaService(config: Config): SagaSchema {
           ctx.emit("order.outbox", { id: orderId });
           this.armDeadline(orderId, order.paymentDeadline, correlationId);
           this.broker.metrics.increment(METRIC.transitions, { to: "PENDING" });
+          this.logger.info(
+            {
+              orderId,
+              correlationId,
+              traceId: ctx.requestID,
+              userId: user.id,
+              userVerified,
+              total: order.total,
+            },
+            "order accepted",
+          );
           ctx.meta.$statusCode = 202;
           ctx.meta.$responseHeaders = { Location: `/api/v1/orders/${orderId}` };
           return toView(result.order);
@@ -306,10 +317,7 @@ export function sagaService(config: Config): SagaSchema {
         } catch (err) {
           if (isUnavailable(err)) {
             this.logger.warn(
-              {
-                userId,
-                error: (err as Error).name,
-              },
+              { userId, traceId: ctx.requestID, error: (err as Error).name },
               "user check unavailable, continuing unverified",
             );
             return { kind: "unavailable" };
@@ -337,6 +345,18 @@ export function sagaService(config: Config): SagaSchema {
           );
           if (result.applied) {
             this.recordMetrics(order, result.order);
+            this.logger.info(
+              {
+                orderId,
+                correlationId: trace.correlationId,
+                traceId: ctx.requestID,
+                from: order.status,
+                to: result.order.status,
+                reason: result.order.reason,
+                events: decision.change.events.map((e) => e.type),
+              },
+              "saga step applied",
+            );
             if (decision.change.events.length) ctx.emit("order.outbox", { id: orderId });
             if (result.order.status !== "PENDING") {
               clearTimeout(this.deadlines.get(orderId));
