@@ -4,12 +4,16 @@
 // OrderCreated message's header) and the consumption of its answer and handling by the saga.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { jaegerPaymentTracer } from "../../simulators/payment/tracing";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
+import { infraEnv } from "../helpers/env";
 import { call, eventually } from "../helpers/http";
 import { token } from "../helpers/jwt";
+import { startWorld, type World } from "../helpers/world";
 
 const endpoint = process.env.JAEGER_ENDPOINT;
 const queryUrl = process.env.JAEGER_QUERY_URL;
+const infra = infraEnv();
 const skip =
   endpoint && queryUrl
     ? false
@@ -99,5 +103,57 @@ describe("a trace follows an order through the event channel", { skip, timeout: 
       /saga\.placeOrder/,
       "the payment's parent is the saga's span (via OrderCreated)",
     );
+  });
+});
+
+describe("the same trace across real Kafka and two service nodes", {
+  skip: skip || ("skip" in infra ? infra.skip : false),
+  timeout: 180_000,
+}, () => {
+  let world: World;
+
+  before(async () => {
+    if ("skip" in infra) return;
+    world = await startWorld(
+      infra,
+      { failureRate: 0, failCents: [13], latencyMs: 0 },
+      { extraEnv: { TRACING_SAMPLING_RATE: "1", JAEGER_ENDPOINT: endpoint! } },
+      jaegerPaymentTracer(endpoint!),
+    );
+    await Promise.all([world.cluster.startNode("a"), world.cluster.startNode("b")]);
+  });
+  after(async () => {
+    await world?.stop();
+  });
+
+  test("the payment simulator's span and the consuming node's spans join the placing node's trace", async () => {
+    const placed = await call<{ id: string }>(world.cluster.nodes.get("a")!.url, "POST", "/api/v1/orders", {
+      token: await token("tracer"),
+      body: { currency: "EUR", items: [{ productId: "sku-trace", quantity: 1, unitPrice: 5555 }] },
+    });
+    assert.equal(placed.status, 202);
+    const tags = encodeURIComponent(JSON.stringify({ orderId: placed.body.id }));
+    const trace = await eventually(
+      async () => {
+        const res = await call<{ data: JaegerTrace[] }>(
+          queryUrl!,
+          "GET",
+          `/api/traces?service=kafka-bridge&tags=${tags}&limit=10&lookback=1h`,
+        );
+        return res.body.data?.find((t) => {
+          const ops = t.spans.map((s) => s.operationName);
+          return (
+            ops.includes("payment.charge") &&
+            ops.some((o) => o.includes("saga.applyPayment")) &&
+            ops.some((o) => o.includes("saga.placeOrder"))
+          );
+        });
+      },
+      60_000,
+      1_000,
+    );
+    const services = new Set(Object.values(trace.processes).map((p) => p.serviceName));
+    for (const s of ["api", "saga", "orders", "kafka-bridge", "payment-simulator"])
+      assert.ok(services.has(s), `${s} in the trace`);
   });
 });

@@ -10,6 +10,7 @@ import {
   type PaymentRules,
   type PaymentSimulator,
 } from "../../simulators/payment/payment-simulator";
+import type { PaymentTracer } from "../../simulators/payment/tracing";
 import { Cluster, type ClusterOptions } from "./cluster";
 import type { InfraEnv } from "./env";
 
@@ -26,6 +27,7 @@ export async function startWorld(
   infra: InfraEnv,
   rules: PaymentRules,
   options: Omit<ClusterOptions, "infra" | "userServiceUrl" | "inventoryServiceUrl"> = {},
+  tracer?: PaymentTracer,
 ): Promise<World> {
   const user = await startUserService();
   const inventory = await startInventoryService();
@@ -45,6 +47,7 @@ export async function startWorld(
     topics: cluster.topics,
     groupId: `${cluster.id}-payment`,
     rules,
+    ...(tracer ? { tracer } : {}),
   });
   await payment.start();
   return {
