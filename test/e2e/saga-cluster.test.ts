@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Consumer, Producer } from "kafkajs";
 import { MongoClient } from "mongodb";
+import { isValidOrderEvent } from "../../domain/event-schemas";
 import { makeEvent } from "../../domain/events";
 import type { KafkaChannel } from "../../lib/channel/kafka-channel";
 import type { InventorySimulator } from "../../simulators/http/inventory-service";
@@ -165,6 +166,11 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
     await eventually(async () =>
       orderEvents.find((m) => m.key === silent.body.id && m.type === "OrderCancelled"),
     );
+    // What went out on Kafka is what docs/asyncapi.yaml describes, with the trace context.
+    for (const m of orderEvents.filter((e) => [ok.body.id, failed.body.id, silent.body.id].includes(e.key))) {
+      assert.ok(isValidOrderEvent(JSON.parse(m.raw)), `${m.type} matches its AsyncAPI schema`);
+      assert.match(m.headers.traceparent ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/, "trace context in the headers");
+    }
   });
 
   test("duplicate and reordered payment events change nothing; a late success after cancel asks for a refund", async () => {
