@@ -169,7 +169,11 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
     // What went out on Kafka is what docs/asyncapi.yaml describes, with the trace context.
     for (const m of orderEvents.filter((e) => [ok.body.id, failed.body.id, silent.body.id].includes(e.key))) {
       assert.ok(isValidOrderEvent(JSON.parse(m.raw)), `${m.type} matches its AsyncAPI schema`);
-      assert.match(m.headers.traceparent ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/, "trace context in the headers");
+      assert.match(
+        m.headers.traceparent ?? "",
+        /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/,
+        "trace context in the headers",
+      );
     }
   });
 
