@@ -224,8 +224,10 @@ interface Completion {
 }
 
 function completionSummary(name: string, c: Completion, seconds: number): Summary {
+  // Only orders placed in this measurement: earlier ones may still complete during it.
   const ms = [...c.done.entries()]
-    .map(([id, at]) => at - (c.placed.get(id) ?? at))
+    .filter(([id]) => c.placed.has(id))
+    .map(([id, at]) => at - c.placed.get(id)!)
     .filter((x) => x >= 0)
     .sort((a, b) => a - b);
   const p = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? Number.NaN;

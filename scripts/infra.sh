@@ -1,27 +1,47 @@
 #!/usr/bin/env bash
-# Real servers for tests and local runs, on loopback, from package registries only:
-#   Apache Kafka (KRaft) from Maven Central jars, FerretDB built from the Go module proxy through
-#   our launcher module (infra/ferretdb), nats-server from the Go module proxy, and Jaeger
-#   (all-in-one, in-memory) built from the Go module proxy through infra/jaeger.
-# Installs are cached in $ORDER_SERVICE_CACHE; data and logs live in $INFRA_DIR (throw-away).
+# Real servers for tests and local runs, on 127.0.0.1, from package registries only:
+#   Apache Kafka 4.x (KRaft) from Maven Central jars (infra/kafka/pom.xml), FerretDB 1.24 on SQLite
+#   through our launcher module (infra/ferretdb), nats-server from the Go module proxy, and Jaeger
+#   all-in-one (in-memory) from the Go module proxy (infra/jaeger).
+# Installs are cached in $ORDER_SERVICE_CACHE; data, logs and pids live in $INFRA_DIR (throw-away).
 #
-#   scripts/infra.sh install              fetch/build everything (no servers started)
-#   scripts/infra.sh up                   install if needed, start all, wait until each serves, write $INFRA_DIR/env
-#   scripts/infra.sh down                 stop all and delete the data
-#   scripts/infra.sh status               version, port, pid, state and RSS of each server (exit 1 if one is down)
-#   scripts/infra.sh stop|start|restart NAME   one server (kafka, ferretdb, nats, jaeger); data is kept
-#   scripts/infra.sh env                  print the env file
+#   scripts/infra.sh install          fetch/build everything into the cache (no server started)
+#   scripts/infra.sh up               install if needed, start all, wait until each serves, write $INFRA_DIR/env
+#   scripts/infra.sh down             stop all (also our strays from a crashed run) and delete the data
+#   scripts/infra.sh status           version, port, pid, state and RSS of each server (exit 1 if one is down)
+#   scripts/infra.sh stop NAME        SIGTERM, SIGKILL after a grace period; data kept    NAME: kafka ferretdb nats jaeger
+#   scripts/infra.sh kill NAME        SIGKILL at once (a crash); data kept
+#   scripts/infra.sh start NAME       start on the same data and wait until it serves
+#   scripts/infra.sh restart NAME     stop, then start
+#   scripts/infra.sh env              print the env file
+# Environment: INFRA_DIR (/tmp/order-service-infra), INFRA_NATS_PORT (14222; monitor +4000),
+#   INFRA_KAFKA_PORT (19092; controller +1), INFRA_FERRETDB_PORT (27027), INFRA_JAEGER_PORT (24268),
+#   INFRA_READY_TIMEOUT (seconds per server, default 120 for Kafka, 60 for the others).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=scripts/setup.sh
-source "$ROOT/scripts/setup.sh"
+cmd="${1:-}"
+name_arg="${2:-}"
+
+# Node 22 (+ node_modules in sync) only where it is needed: `status`, `stop`, `down`, `env` must work
+# even while npm would want to reinstall, and `start` must not reinstall node_modules under running tests.
+case "$cmd" in
+  install | up)
+    # shellcheck source=scripts/setup.sh
+    source "$ROOT/scripts/setup.sh"
+    ;;
+  start | restart)
+    # shellcheck source=scripts/node22.sh
+    source "$ROOT/scripts/node22.sh"
+    export KAFKAJS_NO_PARTITIONER_WARNING=1
+    ;;
+  *) ORDER_SERVICE_CACHE="${ORDER_SERVICE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/order-service}" ;;
+esac
 
 CACHE="$ORDER_SERVICE_CACHE"
 INFRA_DIR="${INFRA_DIR:-/tmp/order-service-infra}"
-KAFKA_VERSION="4.1.1"
-NATS_VERSION="v2.11.11"
-FERRETDB_VERSION="v1.24.2"
+SERVERS=(nats ferretdb kafka jaeger)
+
 NATS_PORT="${INFRA_NATS_PORT:-14222}"
 NATS_MONITOR_PORT="$((NATS_PORT + 4000))"
 KAFKA_PORT="${INFRA_KAFKA_PORT:-19092}"
@@ -29,90 +49,212 @@ KAFKA_CONTROLLER_PORT="$((KAFKA_PORT + 1))"
 FERRETDB_PORT="${INFRA_FERRETDB_PORT:-27027}"
 JAEGER_COLLECTOR_PORT="${INFRA_JAEGER_PORT:-24268}"
 JAEGER_QUERY_PORT="$((JAEGER_COLLECTOR_PORT + 2418))"
-JAEGER_VERSION="v1.57.0"
-SERVERS=(nats ferretdb kafka jaeger)
+JAEGER_BASE="$((JAEGER_COLLECTOR_PORT - 4268))" # Jaeger's other listeners: default port + this offset
 
-KAFKA_HOME="$CACHE/kafka-$KAFKA_VERSION"
+# Kafka: the first version of this list that Maven Central resolves is used.
+KAFKA_VERSIONS=(${INFRA_KAFKA_VERSIONS:-4.1.1 4.0.2})
+NATS_VERSION="v2.11.11"
+# Fallback Go toolchain (from the Go module proxy) when the machine has no usable `go`.
+GO_FALLBACK_VERSION="1.26.8"
+
+hash_of() { cat "$@" | sha256sum | cut -c1-12; }
+KAFKA_POM_HASH="$(hash_of "$ROOT/infra/kafka/pom.xml")"
+FERRETDB_VERSION="$(awk '$1 == "require" && $2 == "github.com/FerretDB/FerretDB" { print $3 }' "$ROOT/infra/ferretdb/go.mod")"
+FERRETDB_BIN="$CACHE/bin/ferretdb-launcher-$(hash_of "$ROOT"/infra/ferretdb/{go.mod,go.sum,main.go})"
+JAEGER_VERSION="$(awk '$1 == "require" && $2 == "github.com/jaegertracing/jaeger" { print $3 }' "$ROOT/infra/jaeger/go.mod")"
+JAEGER_BIN="$CACHE/bin/jaeger-all-in-one-$(hash_of "$ROOT"/infra/jaeger/{go.mod,go.sum})"
 NATS_BIN="$CACHE/bin/nats-server-$NATS_VERSION"
-FERRETDB_HASH="$(cat "$ROOT/infra/ferretdb/go.mod" "$ROOT/infra/ferretdb/go.sum" "$ROOT/infra/ferretdb/main.go" | sha256sum | cut -c1-12)"
-FERRETDB_BIN="$CACHE/bin/ferretdb-launcher-$FERRETDB_HASH"
-JAEGER_HASH="$(cat "$ROOT/infra/jaeger/go.mod" "$ROOT/infra/jaeger/go.sum" | sha256sum | cut -c1-12)"
-JAEGER_BIN="$CACHE/bin/jaeger-all-in-one-$JAEGER_HASH"
 
 log() { echo "[infra] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+valid_name() {
+  case "$1" in
+    nats | ferretdb | kafka | jaeger) return 0 ;;
+    *) die "unknown server '${1}' (one of: ${SERVERS[*]})" ;;
+  esac
+}
 
-# ---------------------------------------------------------------------------------------------
-# install
+# =============================================================================================
+# install (everything into $CACHE, idempotent; a half-finished install is never taken as done)
+
+apt_updated=0
+apt_install() {
+  [ "$(id -u)" = 0 ] || die "need root to apt-get install $*"
+  if [ "$apt_updated" = 0 ]; then
+    apt-get update -qq
+    apt_updated=1
+  fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# A Go toolchain: the machine's if recent enough, else the official one from the Go module proxy.
+GO=""
+ensure_go() {
+  [ -n "$GO" ] && return 0
+  if command -v go >/dev/null; then
+    local v
+    v="$(go env GOVERSION 2>/dev/null | sed 's/^go//')"
+    if [ -n "$v" ] && [ "$(printf '%s\n' 1.24 "$v" | sort -V | head -1)" = 1.24 ]; then
+      GO="$(command -v go)"
+      return 0
+    fi
+  fi
+  local home="$CACHE/go-$GO_FALLBACK_VERSION"
+  if [ ! -x "$home/bin/go" ]; then
+    command -v unzip >/dev/null || apt_install unzip
+    local mod="golang.org/toolchain/@v/v0.0.1-go$GO_FALLBACK_VERSION.linux-amd64.zip" tmp
+    log "fetching Go $GO_FALLBACK_VERSION from the Go module proxy"
+    tmp="$(mktemp -d "$CACHE/go-dl.XXXXXX")"
+    curl -fsSL "https://proxy.golang.org/$mod" -o "$tmp/go.zip" || die "could not download $mod"
+    unzip -q "$tmp/go.zip" -d "$tmp"
+    rm -rf "$home" && mv "$tmp"/golang.org/toolchain@*/ "$home" && rm -rf "$tmp"
+  fi
+  GO="$home/bin/go"
+}
+
+# Builds in a copy of the module directory, so that nothing in the work tree is ever rewritten, with
+# -mod=readonly: the committed go.sum is the truth.
+go_build_module() { # <module dir> <output binary> <package>
+  local src="$1" out="$2" pkg="$3" tmp
+  ensure_go
+  tmp="$(mktemp -d "$CACHE/go-build.XXXXXX")"
+  cp "$src"/go.mod "$src"/go.sum "$src"/*.go "$tmp/"
+  mkdir -p "$(dirname "$out")"
+  if ! (cd "$tmp" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 "$GO" build -trimpath -o "$out.tmp.$$" "$pkg"); then
+    rm -rf "$tmp" "$out.tmp.$$"
+    return 1
+  fi
+  mv -f "$out.tmp.$$" "$out"
+  rm -rf "$tmp"
+}
+
+kafka_home() { echo "$CACHE/kafka-$1-$KAFKA_POM_HASH"; }
+kafka_version() { # the installed Kafka version, if any
+  local v
+  for v in "${KAFKA_VERSIONS[@]}"; do
+    [ -f "$(kafka_home "$v")/.complete" ] && echo "$v" && return 0
+  done
+  return 1
+}
 
 install_kafka() {
-  [ -f "$KAFKA_HOME/.complete" ] && return 0
-  command -v java >/dev/null || { log "installing a JDK (apt)"; apt_install default-jre-headless; }
-  command -v mvn >/dev/null || { log "installing maven (apt)"; apt_install maven; }
-  log "resolving Kafka $KAFKA_VERSION from Maven Central"
-  rm -rf "$KAFKA_HOME" && mkdir -p "$KAFKA_HOME/libs"
-  (cd "$ROOT/infra/kafka" && mvn -q -B -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$KAFKA_HOME/libs") || die "maven could not resolve Kafka"
-  touch "$KAFKA_HOME/.complete"
+  kafka_version >/dev/null && return 0
+  command -v java >/dev/null || apt_install default-jre-headless
+  command -v mvn >/dev/null || apt_install maven
+  local v home tmp t
+  for v in "${KAFKA_VERSIONS[@]}"; do
+    t="$(now)"
+    log "resolving Apache Kafka $v from Maven Central (infra/kafka/pom.xml)"
+    home="$(kafka_home "$v")"
+    tmp="$(mktemp -d "$CACHE/kafka-dl.XXXXXX")"
+    if mvn -q -B -f "$ROOT/infra/kafka/pom.xml" -Dkafka.version="$v" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$tmp/libs" >"$tmp/mvn.log" 2>&1 &&
+      [ -f "$tmp/libs/kafka_2.13-$v.jar" ]; then
+      # A versioned directory per pom.xml: a running broker keeps its jars even when the pom changes.
+      rm -rf "$home" && mv "$tmp" "$home" && touch "$home/.complete"
+      log "Kafka $v: $(find "$home/libs" -name '*.jar' | wc -l) jars in $(elapsed "$t")s"
+      return 0
+    fi
+    log "Kafka $v could not be resolved:"
+    tail -n 20 "$tmp/mvn.log" >&2 || true
+    rm -rf "$tmp"
+  done
+  die "maven could not resolve any of Kafka ${KAFKA_VERSIONS[*]}"
 }
 
 install_ferretdb() {
   [ -x "$FERRETDB_BIN" ] && return 0
-  command -v go >/dev/null || die "go is required to build FerretDB (Go toolchain from the machine image)"
-  log "building FerretDB $FERRETDB_VERSION launcher (Go module proxy)"
-  mkdir -p "$CACHE/bin"
-  (cd "$ROOT/infra/ferretdb" && GOFLAGS=-mod=mod go build -trimpath -o "$FERRETDB_BIN.tmp" .) || die "FerretDB build failed"
-  mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
+  local t
+  t="$(now)"
+  log "building the FerretDB $FERRETDB_VERSION launcher (infra/ferretdb, Go module proxy)"
+  go_build_module "$ROOT/infra/ferretdb" "$FERRETDB_BIN" . || die "FerretDB launcher build failed"
+  log "FerretDB launcher built in $(elapsed "$t")s"
 }
 
 install_nats() {
   [ -x "$NATS_BIN" ] && return 0
-  command -v go >/dev/null || die "go is required to build nats-server"
+  local t tmp
+  t="$(now)"
+  ensure_go
   log "building nats-server $NATS_VERSION (Go module proxy)"
-  local tmp; tmp="$(mktemp -d)"
-  (cd "$tmp" && GOBIN="$tmp/bin" GOFLAGS=-mod=mod go install "github.com/nats-io/nats-server/v2@$NATS_VERSION") || die "nats-server build failed"
-  mkdir -p "$CACHE/bin" && mv "$tmp/bin/nats-server" "$NATS_BIN" && rm -rf "$tmp"
+  tmp="$(mktemp -d "$CACHE/nats-build.XXXXXX")"
+  if ! (cd "$tmp" && GOBIN="$tmp/bin" GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0 \
+    "$GO" install -trimpath "github.com/nats-io/nats-server/v2@$NATS_VERSION"); then
+    rm -rf "$tmp"
+    die "nats-server build failed"
+  fi
+  mkdir -p "$CACHE/bin" && mv -f "$tmp/bin/nats-server" "$NATS_BIN" && rm -rf "$tmp"
+  log "nats-server built in $(elapsed "$t")s"
 }
 
 install_jaeger() {
   [ -x "$JAEGER_BIN" ] && return 0
-  command -v go >/dev/null || die "go is required to build Jaeger"
-  log "building Jaeger $JAEGER_VERSION all-in-one (Go module proxy; a few minutes the first time)"
-  local tmp; tmp="$(mktemp -d)"
-  (cd "$ROOT/infra/jaeger" && GOBIN="$tmp" GOFLAGS=-mod=mod go install github.com/jaegertracing/jaeger/cmd/all-in-one) \
-    || die "Jaeger build failed"
-  mkdir -p "$CACHE/bin" && mv "$tmp/all-in-one" "$JAEGER_BIN" && rm -rf "$tmp"
-}
-
-apt_updated=0
-apt_install() {
-  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  local t
+  t="$(now)"
+  log "building Jaeger $JAEGER_VERSION all-in-one (infra/jaeger, Go module proxy; minutes the first time)"
+  go_build_module "$ROOT/infra/jaeger" "$JAEGER_BIN" github.com/jaegertracing/jaeger/cmd/all-in-one ||
+    die "Jaeger build failed"
+  log "Jaeger built in $(elapsed "$t")s"
 }
 
 install_all() {
-  local t; t="$(now)"
-  install_nats
-  install_ferretdb
-  install_kafka
-  install_jaeger
+  local t
+  t="$(now)"
+  with_install_lock install_nats
+  with_install_lock install_ferretdb
+  with_install_lock install_kafka
+  with_install_lock install_jaeger
   log "install done in $(elapsed "$t")s (cache: $CACHE)"
 }
 
-# ---------------------------------------------------------------------------------------------
+# One installer at a time per cache (two clones, or CI jobs, may share it).
+with_install_lock() {
+  mkdir -p "$CACHE"
+  (
+    flock -w 1800 8 || die "timed out waiting for another install ($CACHE/.install.lock)"
+    "$@"
+  ) 8>>"$CACHE/.install.lock"
+}
+
+# =============================================================================================
 # processes
 
 pidfile() { echo "$INFRA_DIR/pids/$1.pid"; }
 logfile() { echo "$INFRA_DIR/logs/$1.log"; }
 
+# What a server's command line contains: identifies our processes (a pid file may point to a pid
+# that the kernel has since given to an unrelated program).
+signature() {
+  case "$1" in
+    nats) echo "nats-server" ;;
+    ferretdb) echo "ferretdb-launcher" ;;
+    kafka) echo "kafka.Kafka" ;;
+    jaeger) echo "jaeger-all-in-one" ;;
+  esac
+}
+is_ours() { # <pid> [name]: is this pid one of our servers (of that name)?
+  local cmdline pat
+  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+  if [ -n "${2:-}" ]; then pat="$(signature "$2")"; else pat="nats-server|ferretdb-launcher|kafka\.Kafka|jaeger-all-in-one"; fi
+  grep -qE -- "$pat" <<<"$cmdline"
+}
+
 running_pid() {
-  local f; f="$(pidfile "$1")"
+  local f pid
+  f="$(pidfile "$1")"
   [ -f "$f" ] || return 1
-  local pid; pid="$(cat "$f")"
-  kill -0 "$pid" 2>/dev/null && echo "$pid" && return 0
-  rm -f "$f"
+  pid="$(cat "$f" 2>/dev/null)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && is_ours "$pid" "$1"; then
+    echo "$pid"
+    return 0
+  fi
+  rm -f "$f" # stale: the process is gone, or the pid now belongs to someone else
   return 1
 }
 
@@ -124,189 +266,291 @@ port_of() {
     jaeger) echo "$JAEGER_COLLECTOR_PORT" ;;
   esac
 }
-
-# A previous run that crashed may have left our own server on the port without a pid file.
-free_port() {
-  local port="$1" pids
-  pids="$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true)"
-  for pid in $pids; do
-    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE "kafka\.Kafka|ferretdb-launcher|nats-server|jaeger-all-in-one"; then
-      log "stopping stale server pid $pid on port $port"
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    else
-      die "port $port is used by another program (pid $pid)"
-    fi
-  done
+ports_of() { # every port the server listens on
+  case "$1" in
+    nats) echo "$NATS_PORT $NATS_MONITOR_PORT" ;;
+    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
+    ferretdb) echo "$FERRETDB_PORT" ;;
+    jaeger)
+      echo "$JAEGER_COLLECTOR_PORT $JAEGER_QUERY_PORT"
+      local p
+      for p in 4250 4317 4318 9411 4269 6685 5778; do echo "$((JAEGER_BASE + p))"; done
+      ;;
+  esac
 }
 
-start_nats() {
-  mkdir -p "$INFRA_DIR/data/nats"
-  setsid "$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" \
-    -sd "$INFRA_DIR/data/nats" >>"$(logfile nats)" 2>&1 < /dev/null &
-  echo $! > "$(pidfile nats)"
+listeners_on() { # pids listening on a TCP port
+  command -v ss >/dev/null || apt_install iproute2
+  ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true
 }
 
-ready_nats() {
-  local until=$((SECONDS + 30))
-  while [ $SECONDS -lt $until ]; do
-    curl -fsS "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" >/dev/null 2>&1 && return 0
-    running_pid nats >/dev/null || return 1
+kill_pid() { # <pid> <grace seconds>: SIGTERM, then SIGKILL after the grace period; waits until gone
+  local pid="$1" grace="$2" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done
-  return 1
+  log "pid $pid still alive after ${grace}s: SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
 }
 
-start_ferretdb() {
+# A crashed run may have left one of our servers on a port without (or with a lost) pid file: stop it.
+# A foreign program on the port is an error (we would not be testing against our server).
+free_ports() {
+  local name="$1" port pid
+  for port in $(ports_of "$name"); do
+    for pid in $(listeners_on "$port"); do
+      if is_ours "$pid"; then
+        log "stopping a stray server of ours on port $port (pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-80))"
+        kill_pid "$pid" 10
+      else
+        die "port $port (for $name) is used by another program: pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80))"
+      fi
+    done
+  done
+}
+
+grace_of() { case "$1" in kafka) echo 30 ;; *) echo 10 ;; esac }
+
+launch_nats() {
+  mkdir -p "$INFRA_DIR/data/nats"
+  setsid "$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -n order-service-infra \
+    -sd "$INFRA_DIR/data/nats" >>"$(logfile nats)" 2>&1 </dev/null &
+  echo $! >"$(pidfile nats)"
+}
+
+launch_ferretdb() {
   mkdir -p "$INFRA_DIR/data/ferretdb"
   setsid "$FERRETDB_BIN" --listen-addr "127.0.0.1:$FERRETDB_PORT" --sqlite-dir "$INFRA_DIR/data/ferretdb" \
-    --log-level warn >>"$(logfile ferretdb)" 2>&1 < /dev/null &
-  echo $! > "$(pidfile ferretdb)"
+    --log-level warn >>"$(logfile ferretdb)" 2>&1 </dev/null &
+  echo $! >"$(pidfile ferretdb)"
 }
 
-ready_ferretdb() {
-  (cd "$ROOT" && npx tsx scripts/infra/mongo-ready.ts "mongodb://127.0.0.1:$FERRETDB_PORT/infra" 60)
+launch_kafka() {
+  local data="$INFRA_DIR/data/kafka" conf="$INFRA_DIR/kafka.properties" home
+  home="$(kafka_home "$(kafka_version)")"
+  mkdir -p "$data"
+  sed -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" -e "s#@DATA_DIR@#$data#g" \
+    "$ROOT/infra/kafka/server.properties.template" >"$conf"
+  # Small heap, serial GC and C1 only: a test broker that starts in a few seconds on 2 cores.
+  local java_opts="-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Djava.awt.headless=true"
+  java_opts+=" -Dlog4j2.configurationFile=$ROOT/infra/kafka/log4j2.yaml"
+  # Storage is formatted once per data dir (a restart reuses it, so topics and offsets survive);
+  # then the shell becomes the broker (exec), so the pid in the pid file is the JVM's.
+  local cluster_id
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  KAFKA_LIBS="$home/libs/*" KAFKA_CONF="$conf" KAFKA_DATA="$data" KAFKA_CLUSTER_ID="$cluster_id" JAVA_OPTS="$java_opts" \
+    setsid bash -c '
+      if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
+        java $JAVA_OPTS -cp "$KAFKA_LIBS" kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" -c "$KAFKA_CONF" \
+          --ignore-formatted || { echo "kafka storage format failed"; exit 1; }
+      fi
+      exec java $JAVA_OPTS -cp "$KAFKA_LIBS" kafka.Kafka "$KAFKA_CONF"' kafka.Kafka \
+    >>"$(logfile kafka)" 2>&1 </dev/null &
+  echo $! >"$(pidfile kafka)"
 }
 
-start_jaeger() {
+launch_jaeger() {
   # In-memory storage; every listener on loopback, away from the default ports.
-  local base=$((JAEGER_COLLECTOR_PORT - 4268))
   # OTEL_TRACES_SAMPLER: Jaeger would otherwise trace itself towards a default OTLP port.
   SPAN_STORAGE_TYPE=memory OTEL_TRACES_SAMPLER=always_off setsid "$JAEGER_BIN" \
     --memory.max-traces=100000 \
     --collector.http-server.host-port="127.0.0.1:$JAEGER_COLLECTOR_PORT" \
     --query.http-server.host-port="127.0.0.1:$JAEGER_QUERY_PORT" \
-    --collector.grpc-server.host-port="127.0.0.1:$((base + 4250))" \
-    --collector.otlp.grpc.host-port="127.0.0.1:$((base + 4317))" \
-    --collector.otlp.http.host-port="127.0.0.1:$((base + 4318))" \
-    --collector.zipkin.host-port="127.0.0.1:$((base + 9411))" \
-    --admin.http.host-port="127.0.0.1:$((base + 4269))" \
-    --query.grpc-server.host-port="127.0.0.1:$((base + 6685))" \
-    --processor.jaeger-binary.server-host-port="127.0.0.1:$((base + 6832))" \
-    --processor.jaeger-compact.server-host-port="127.0.0.1:$((base + 6831))" \
-    --processor.zipkin-compact.server-host-port="127.0.0.1:$((base + 5775))" \
-    --http-server.host-port="127.0.0.1:$((base + 5778))" \
-    --reporter.grpc.host-port="127.0.0.1:$((base + 4250))" \
-    >>"$(logfile jaeger)" 2>&1 < /dev/null &
-  echo $! > "$(pidfile jaeger)"
+    --collector.grpc-server.host-port="127.0.0.1:$((JAEGER_BASE + 4250))" \
+    --collector.otlp.grpc.host-port="127.0.0.1:$((JAEGER_BASE + 4317))" \
+    --collector.otlp.http.host-port="127.0.0.1:$((JAEGER_BASE + 4318))" \
+    --collector.zipkin.host-port="127.0.0.1:$((JAEGER_BASE + 9411))" \
+    --admin.http.host-port="127.0.0.1:$((JAEGER_BASE + 4269))" \
+    --query.grpc-server.host-port="127.0.0.1:$((JAEGER_BASE + 6685))" \
+    --processor.jaeger-binary.server-host-port="127.0.0.1:$((JAEGER_BASE + 6832))" \
+    --processor.jaeger-compact.server-host-port="127.0.0.1:$((JAEGER_BASE + 6831))" \
+    --processor.zipkin-compact.server-host-port="127.0.0.1:$((JAEGER_BASE + 5775))" \
+    --http-server.host-port="127.0.0.1:$((JAEGER_BASE + 5778))" \
+    --reporter.grpc.host-port="127.0.0.1:$((JAEGER_BASE + 4250))" \
+    >>"$(logfile jaeger)" 2>&1 </dev/null &
+  echo $! >"$(pidfile jaeger)"
 }
 
-ready_jaeger() {
-  local until=$((SECONDS + 60))
+ready_timeout() { case "$1" in kafka) echo "${INFRA_READY_TIMEOUT:-120}" ;; *) echo "${INFRA_READY_TIMEOUT:-60}" ;; esac }
+
+# Polls an HTTP URL until it answers 2xx, while the process lives, within the timeout.
+wait_http() { # <url> <timeout> <pid>
+  local until=$((SECONDS + $2))
   while [ $SECONDS -lt $until ]; do
-    curl -fsS "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services" >/dev/null 2>&1 && return 0
-    running_pid jaeger >/dev/null || return 1
-    sleep 0.2
+    curl -fsS -m 2 "$1" >/dev/null 2>&1 && return 0
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.1
   done
   return 1
 }
 
-start_kafka() {
-  local data="$INFRA_DIR/data/kafka" conf="$INFRA_DIR/kafka.properties"
-  mkdir -p "$data"
-  sed -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" -e "s#@DATA_DIR@#$data#g" \
-    "$ROOT/infra/kafka/server.properties.template" > "$conf"
-  local java_opts=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
-    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$ROOT/infra/kafka/log4j2.yaml")
-  if [ ! -f "$data/meta.properties" ]; then
-    local cluster_id
-    cluster_id="$(java -cp "$KAFKA_HOME/libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
-    java "${java_opts[@]}" -cp "$KAFKA_HOME/libs/*" kafka.tools.StorageTool format -t "$cluster_id" \
-      -c "$conf" --ignore-formatted >>"$(logfile kafka)" 2>&1 || die "kafka storage format failed, see $(logfile kafka)"
-  fi
-  setsid java "${java_opts[@]}" -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$conf" >>"$(logfile kafka)" 2>&1 < /dev/null &
-  echo $! > "$(pidfile kafka)"
+# Each probe proves the server really serves requests, not only that a port is open.
+ready_nats() { wait_http "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" "$1" "$2"; }
+ready_jaeger() { wait_http "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services" "$1" "$2"; }
+ready_ferretdb() {
+  timeout -k 5 "$(($1 + 15))" "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/infra/mongo-ready.ts" \
+    "mongodb://127.0.0.1:$FERRETDB_PORT/infra_probe" "$1" "$2"
 }
-
 ready_kafka() {
-  (cd "$ROOT" && npx tsx scripts/infra/kafka-ready.ts "127.0.0.1:$KAFKA_PORT" 90)
+  KAFKAJS_NO_PARTITIONER_WARNING=1 timeout -k 5 "$(($1 + 15))" "$ROOT/node_modules/.bin/tsx" \
+    "$ROOT/scripts/infra/kafka-ready.ts" "127.0.0.1:$KAFKA_PORT" "$1" "$2"
 }
 
-start_one() {
-  local name="$1" t pid
-  if pid="$(running_pid "$name")"; then
-    log "$name already running (pid $pid)"
-    return 0
-  fi
-  mkdir -p "$INFRA_DIR/pids" "$INFRA_DIR/logs"
-  free_port "$(port_of "$name")"
-  t="$(now)"
-  "start_$name"
-  if ! "ready_$name"; then
-    log "$name did not become ready; last log lines:"
-    tail -n 30 "$(logfile "$name")" >&2 || true
-    die "$name failed to start"
-  fi
-  pid="$(running_pid "$name")" || die "$name exited during start"
-  log "$name ready on 127.0.0.1:$(port_of "$name") in $(elapsed "$t")s, RSS $(rss_mb "$pid") MB"
+rss_mb() { awk '/^VmRSS/ { printf "%d", $2 / 1024; found = 1 } END { if (!found) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# Starts the named servers (those not running yet) and waits for all of them in parallel, each
+# timed from its launch. Prints one line per server; fails with the log tail of any that did not
+# become ready.
+start_servers() {
+  local name pid failed=() results="$INFRA_DIR/.ready.$$"
+  mkdir -p "$INFRA_DIR/pids" "$INFRA_DIR/logs" "$results"
+  local -A waiter=()
+  for name in "$@"; do
+    if pid="$(running_pid "$name")"; then
+      echo "already" >"$results/$name.how"
+    else
+      free_ports "$name"
+      echo "=== $(date -u +%FT%TZ) start (scripts/infra.sh)" >>"$(logfile "$name")"
+      "launch_$name"
+      pid="$(cat "$(pidfile "$name")")"
+      echo "started" >"$results/$name.how"
+    fi
+    (
+      t="$(now)"
+      if "ready_$name" "$(ready_timeout "$name")" "$pid" >>"$results/$name.err" 2>&1; then
+        elapsed "$t" >"$results/$name.secs"
+      fi
+    ) &
+    waiter[$name]=$!
+  done
+  for name in "$@"; do
+    wait "${waiter[$name]}" || true
+    if [ -f "$results/$name.secs" ] && pid="$(running_pid "$name")"; then
+      if [ "$(cat "$results/$name.how")" = already ]; then
+        log "$(printf '%-8s' "$name") already running, serving on 127.0.0.1:$(port_of "$name") (pid $pid, RSS $(rss_mb "$pid") MB)"
+      else
+        log "$(printf '%-8s' "$name") ready on 127.0.0.1:$(port_of "$name") in $(cat "$results/$name.secs")s (pid $pid, RSS $(rss_mb "$pid") MB)"
+      fi
+    else
+      failed+=("$name")
+      if running_pid "$name" >/dev/null; then
+        log "$name did not become ready within $(ready_timeout "$name")s"
+      else
+        log "$name exited before it became ready"
+      fi
+      sed 's/^/[infra]   probe: /' "$results/$name.err" >&2 2>/dev/null || true
+      log "last lines of $(logfile "$name"):"
+      tail -n 40 "$(logfile "$name")" | sed 's/^/[infra]   | /' >&2 || true
+    fi
+  done
+  rm -rf "$results"
+  [ ${#failed[@]} -eq 0 ] || die "not ready: ${failed[*]} (logs in $INFRA_DIR/logs; 'scripts/infra.sh down' cleans up)"
 }
 
-stop_one() {
+stop_server() { # <name> <TERM|KILL>
   local name="$1" pid
-  pid="$(running_pid "$name")" || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
+  if pid="$(running_pid "$name")"; then
+    if [ "$2" = KILL ]; then
+      kill -KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    else
+      kill_pid "$pid" "$(grace_of "$name")"
+    fi
+    kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) is still alive"
+    log "$name stopped (pid $pid, SIG$2)"
+  fi
   rm -f "$(pidfile "$name")"
-  log "$name stopped"
-}
-
-rss_mb() {
-  local kb; kb="$(awk '/VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0)"
-  echo $((kb / 1024))
 }
 
 write_env() {
-  cat > "$INFRA_DIR/env" <<EOF
+  cat >"$INFRA_DIR/env.tmp" <<EOF
 export NATS_URL=nats://127.0.0.1:$NATS_PORT
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export MONGO_URL=mongodb://127.0.0.1:$FERRETDB_PORT/orders
 export JAEGER_ENDPOINT=http://127.0.0.1:$JAEGER_COLLECTOR_PORT/api/traces
 export JAEGER_QUERY_URL=http://127.0.0.1:$JAEGER_QUERY_PORT
 EOF
+  mv -f "$INFRA_DIR/env.tmp" "$INFRA_DIR/env"
 }
 
 version_of() {
   case "$1" in
-    nats) echo "nats-server $NATS_VERSION" ;;
-    kafka) echo "Apache Kafka $KAFKA_VERSION (KRaft)" ;;
-    ferretdb) echo "FerretDB $FERRETDB_VERSION (sqlite)" ;;
-    jaeger) echo "Jaeger $JAEGER_VERSION (memory)" ;;
+    nats) echo "nats-server ${NATS_VERSION#v}" ;;
+    kafka) echo "Apache Kafka $(kafka_version || echo "${KAFKA_VERSIONS[0]}?") KRaft" ;;
+    ferretdb) echo "FerretDB ${FERRETDB_VERSION#v} SQLite" ;;
+    jaeger) echo "Jaeger ${JAEGER_VERSION#v} memory" ;;
   esac
 }
 
 status() {
-  local down=0 pid
+  local down=0 pid name state
+  printf '%-9s %-26s %-6s %-8s %-9s %s\n' NAME VERSION PORT PID STATE RSS_MB
   for name in "${SERVERS[@]}"; do
     if pid="$(running_pid "$name")"; then
-      printf '%-9s %-30s port %-6s pid %-8s up    RSS %4s MB\n' "$name" "$(version_of "$name")" "$(port_of "$name")" "$pid" "$(rss_mb "$pid")"
+      if [ -n "$(ss -ltnH "sport = :$(port_of "$name")" 2>/dev/null)" ]; then state=up; else state=starting; fi
+      printf '%-9s %-26s %-6s %-8s %-9s %s\n' "$name" "$(version_of "$name")" "$(port_of "$name")" "$pid" "$state" "$(rss_mb "$pid")"
     else
-      printf '%-9s %-30s port %-6s pid %-8s down\n' "$name" "$(version_of "$name")" "$(port_of "$name")" "-"
+      printf '%-9s %-26s %-6s %-8s %-9s %s\n' "$name" "$(version_of "$name")" "$(port_of "$name")" - down -
       down=1
     fi
   done
   return $down
 }
 
-cmd="${1:-}"
+# One mutating command at a time per $INFRA_DIR.
+lock_infra() {
+  mkdir -p "$INFRA_DIR"
+  exec 9>>"$INFRA_DIR/.lock"
+  flock -w 600 9 || die "another scripts/infra.sh holds $INFRA_DIR/.lock"
+}
+
+# =============================================================================================
+
 case "$cmd" in
   install) install_all ;;
   up)
+    lock_infra
     install_all
     t0="$(now)"
-    for name in "${SERVERS[@]}"; do start_one "$name"; done
+    rm -f "$INFRA_DIR/env"
+    start_servers "${SERVERS[@]}"
     write_env
-    log "all servers up in $(elapsed "$t0")s; env: $INFRA_DIR/env"
+    log "all servers ready in $(elapsed "$t0")s; env: $INFRA_DIR/env"
     ;;
   down)
-    for name in jaeger kafka ferretdb nats; do stop_one "$name"; done
-    rm -rf "$INFRA_DIR/data" "$INFRA_DIR/env" "$INFRA_DIR/kafka.properties"
+    lock_infra
+    for name in jaeger kafka ferretdb nats; do stop_server "$name" TERM; done
+    for name in "${SERVERS[@]}"; do free_ports "$name"; done
+    rm -rf "$INFRA_DIR/data" "$INFRA_DIR/pids" "$INFRA_DIR/env" "$INFRA_DIR/kafka.properties"
+    log "down; logs kept in $INFRA_DIR/logs"
     ;;
-  stop) [ -n "${2:-}" ] || die "usage: $0 stop NAME"; stop_one "$2" ;;
-  start) [ -n "${2:-}" ] || die "usage: $0 start NAME"; "install_$2"; start_one "$2" ;;
-  restart) [ -n "${2:-}" ] || die "usage: $0 restart NAME"; "install_$2"; stop_one "$2"; start_one "$2" ;;
+  stop | kill)
+    [ -n "$name_arg" ] || die "usage: $0 $cmd NAME"
+    valid_name "$name_arg"
+    lock_infra
+    if [ "$cmd" = kill ]; then stop_server "$name_arg" KILL; else stop_server "$name_arg" TERM; fi
+    ;;
+  start | restart)
+    [ -n "$name_arg" ] || die "usage: $0 $cmd NAME"
+    valid_name "$name_arg"
+    lock_infra
+    with_install_lock "install_$name_arg"
+    [ "$cmd" = restart ] && stop_server "$name_arg" TERM
+    start_servers "$name_arg"
+    ;;
   status) status ;;
-  env) cat "$INFRA_DIR/env" ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  env)
+    [ -f "$INFRA_DIR/env" ] || die "no $INFRA_DIR/env: run 'scripts/infra.sh up' first"
+    cat "$INFRA_DIR/env"
+    ;;
+  *)
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
 esac

@@ -1,49 +1,75 @@
-// Waits until the broker answers metadata, then creates the service's topics (idempotently).
-// Usage: npx tsx scripts/infra/kafka-ready.ts <broker> [timeoutSeconds]
+// Waits until the broker answers metadata, creates the service's topics (idempotently) and has one
+// acknowledged produce, so "ready" means the broker really accepts work.
+// Usage: tsx scripts/infra/kafka-ready.ts <broker> [timeoutSeconds] [serverPid]
+// With a pid, it gives up at once when that process has exited (no point waiting for a dead broker).
 import { Kafka, logLevel } from "kafkajs";
 import { Topics } from "../../lib/channel/types";
+
+const READY_TOPIC = "infra.ready";
+
+function alive(pid: number | undefined): boolean {
+  if (!pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function attempt(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const wanted = [
+      { topic: Topics.orderEvents, numPartitions: 3, replicationFactor: 1 },
+      { topic: Topics.paymentEvents, numPartitions: 3, replicationFactor: 1 },
+      { topic: Topics.paymentDeadLetters, numPartitions: 1, replicationFactor: 1 },
+      { topic: READY_TOPIC, numPartitions: 1, replicationFactor: 1 },
+    ].filter((t) => !existing.has(t.topic));
+    if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
+    await producer.connect();
+    await producer.send({
+      topic: READY_TOPIC,
+      acks: -1,
+      messages: [{ key: "probe", value: new Date().toISOString() }],
+    });
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  }
+}
 
 async function main(): Promise<void> {
   const broker = process.argv[2] ?? "127.0.0.1:19092";
   const deadline = Date.now() + Number(process.argv[3] ?? "90") * 1000;
+  const pid = process.argv[4] ? Number(process.argv[4]) : undefined;
   const kafka = new Kafka({
     clientId: "infra-ready",
     brokers: [broker],
     logLevel: logLevel.NOTHING,
-    retry: { retries: 1 },
+    connectionTimeout: 1000,
+    requestTimeout: 10_000,
+    retry: { retries: 1, initialRetryTime: 200 },
   });
   for (;;) {
-    const admin = kafka.admin();
     try {
-      await admin.connect();
-      const existing = new Set(await admin.listTopics());
-      const wanted = [
-        { topic: Topics.orderEvents, numPartitions: 3, replicationFactor: 1 },
-        { topic: Topics.paymentEvents, numPartitions: 3, replicationFactor: 1 },
-        { topic: Topics.paymentDeadLetters, numPartitions: 1, replicationFactor: 1 },
-        { topic: "infra.ready", numPartitions: 1, replicationFactor: 1 },
-      ].filter((t) => !existing.has(t.topic));
-      if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
-      // A produce round trip proves the broker really accepts work, not only metadata.
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-      await producer.connect();
-      await producer.send({
-        topic: "infra.ready",
-        acks: -1,
-        messages: [{ key: "probe", value: new Date().toISOString() }],
-      });
-      await producer.disconnect();
-      await admin.disconnect();
+      await attempt(kafka);
       return;
     } catch (err) {
-      await admin.disconnect().catch(() => undefined);
+      if (!alive(pid)) throw new Error(`the broker process ${pid} exited`);
       if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 300));
     }
   }
 }
 
-main().catch((err: Error) => {
-  console.error(`kafka not ready: ${err.message}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`kafka not ready: ${err.message}`);
+    process.exit(1);
+  },
+);

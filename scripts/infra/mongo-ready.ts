@@ -1,30 +1,63 @@
-// Waits until the MongoDB-protocol server really serves a write and a read, with the driver the
-// service uses (mongodb 3.x under moleculer-db-adapter-mongo).
-// Usage: npx tsx scripts/infra/mongo-ready.ts <mongo-url> [timeoutSeconds]
-import { MongoClient } from "mongodb";
+// Waits until the MongoDB-protocol server (FerretDB) really serves a command, a write and a read,
+// with the driver the service uses (mongodb 3.x, as resolved by moleculer-db-adapter-mongo).
+// Usage: tsx scripts/infra/mongo-ready.ts <mongo-url> [timeoutSeconds] [serverPid]
+// With a pid, it gives up at once when that process has exited.
+import { createRequire } from "node:module";
+import type * as Mongo from "mongodb";
+
+// The driver moleculer-db-adapter-mongo itself gets, whichever copy npm placed where.
+const adapterRequire = createRequire(require.resolve("moleculer-db-adapter-mongo"));
+const { MongoClient } = adapterRequire("mongodb") as typeof Mongo;
+
+function alive(pid: number | undefined): boolean {
+  if (!pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function attempt(url: string): Promise<void> {
+  const client = await MongoClient.connect(url, {
+    useUnifiedTopology: true,
+    serverSelectionTimeoutMS: 1000,
+    connectTimeoutMS: 1000,
+    socketTimeoutMS: 10_000,
+  });
+  try {
+    const db = client.db("infra_probe");
+    await db.command({ ping: 1 });
+    const probe = db.collection("probe");
+    await probe.insertOne({ at: new Date() });
+    await probe.findOne({});
+    await probe.deleteMany({});
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
 
 async function main(): Promise<void> {
   const url = process.argv[2] ?? "mongodb://127.0.0.1:27027/orders";
   const deadline = Date.now() + Number(process.argv[3] ?? "60") * 1000;
+  const pid = process.argv[4] ? Number(process.argv[4]) : undefined;
   for (;;) {
-    let client: MongoClient | undefined;
     try {
-      client = await MongoClient.connect(url, { useUnifiedTopology: true, serverSelectionTimeoutMS: 1000 });
-      const probe = client.db("infra_probe").collection("probe");
-      await probe.insertOne({ at: new Date() });
-      await probe.findOne({});
-      await probe.deleteMany({});
-      await client.close();
+      await attempt(url);
       return;
     } catch (err) {
-      await client?.close().catch(() => undefined);
+      if (!alive(pid)) throw new Error(`the server process ${pid} exited`);
       if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 }
 
-main().catch((err: Error) => {
-  console.error(`mongo not ready: ${err.message}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`mongo not ready: ${err.message}`);
+    process.exit(1);
+  },
+);
