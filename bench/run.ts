@@ -11,12 +11,22 @@ import { ServiceBroker } from "moleculer";
 import DbService from "moleculer-db";
 import ApiGateway from "moleculer-web";
 import { MongoClient } from "mongodb";
+import { request } from "undici";
 import { sharedMemoryChannel } from "../lib/channel";
 import { KafkaChannel } from "../lib/channel/kafka-channel";
 import { startEmbeddedNode } from "../test/helpers/embedded-node";
 import { token } from "../test/helpers/jwt";
 import { startWorld } from "../test/helpers/world";
-import { closedLoad, getUrl, type LoadResult, openLoad, postJson, type Summary, summarize } from "./load";
+import {
+  closedLoad,
+  getUrl,
+  type LoadResult,
+  openLoad,
+  postJson,
+  type Shot,
+  type Summary,
+  summarize,
+} from "./load";
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
@@ -223,6 +233,26 @@ interface Completion {
   done: Map<string, number>;
 }
 
+/** A shot that places order i and notes when it was accepted, for the completion latency. */
+function placeOrders(
+  urlFor: (i: number) => string,
+  auth: Record<string, string>,
+  completion: Completion,
+): Shot {
+  return async (agent, i) => {
+    const start = performance.now();
+    const res = await request(urlFor(i), {
+      method: "POST",
+      dispatcher: agent,
+      headers: { "content-type": "application/json", ...auth },
+      body: JSON.stringify(body(i)),
+    });
+    const text = await res.body.text();
+    if (res.statusCode === 202) completion.placed.set((JSON.parse(text) as { id: string }).id, start);
+    return res.statusCode;
+  };
+}
+
 function completionSummary(name: string, c: Completion, seconds: number): Summary {
   // Only orders placed in this measurement: earlier ones may still complete during it.
   const ms = [...c.done.entries()]
@@ -264,19 +294,7 @@ async function embeddedService(tracing: number): Promise<{ post: Summary; saga: 
   const label = tracing > 0 ? `service (embedded, tracing ${tracing * 100}%)` : "service (embedded)";
   const result = await closedLoad(
     label,
-    async (agent, i) => {
-      const start = performance.now();
-      const { request } = await import("undici");
-      const res = await request(url, {
-        method: "POST",
-        dispatcher: agent,
-        headers: { "content-type": "application/json", ...auth },
-        body: JSON.stringify(body(i)),
-      });
-      const text = await res.body.text();
-      if (res.statusCode === 202) completion.placed.set((JSON.parse(text) as { id: string }).id, start);
-      return res.statusCode;
-    },
+    placeOrders(() => url, auth, completion),
     CONCURRENCY,
     SECONDS * 1000,
   );
@@ -314,20 +332,11 @@ async function clusterService(
   );
   const auth = { authorization: `Bearer ${await token("bench-user")}` };
   const label = `service (real infra, ${nodes} node${nodes > 1 ? "s" : ""})`;
-  const { request } = await import("undici");
-  const shot = async (agent: Parameters<typeof postJson>[0], i: number) => {
-    const start = performance.now();
-    const node = cluster.nodes.get(names[i % nodes]!)!;
-    const res = await request(`${node.url}/api/v1/orders`, {
-      method: "POST",
-      dispatcher: agent,
-      headers: { "content-type": "application/json", ...auth },
-      body: JSON.stringify(body(i)),
-    });
-    const text = await res.body.text();
-    if (res.statusCode === 202) completion.placed.set((JSON.parse(text) as { id: string }).id, start);
-    return res.statusCode;
-  };
+  const shot = placeOrders(
+    (i) => `${cluster.nodes.get(names[i % nodes]!)!.url}/api/v1/orders`,
+    auth,
+    completion,
+  );
   const result = await closedLoad(label, shot, CONCURRENCY, SECONDS * 1000);
   await new Promise((r) => setTimeout(r, 5000));
   const post = record(`${label}: POST /api/v1/orders`, result);
