@@ -39,7 +39,7 @@ case "$cmd" in
 esac
 
 CACHE="$ORDER_SERVICE_CACHE"
-INFRA_DIR="${INFRA_DIR:-/tmp/order-service-infra}"
+INFRA_DIR="$(realpath -m "${INFRA_DIR:-/tmp/order-service-infra}")"
 SERVERS=(nats ferretdb kafka jaeger)
 
 NATS_PORT="${INFRA_NATS_PORT:-14222}"
@@ -226,6 +226,13 @@ with_install_lock() {
 # processes
 
 pidfile() { echo "$INFRA_DIR/pids/$1.pid"; }
+
+# A live process (a zombie is dead: it is only waiting for init to reap it, which may take seconds).
+alive() {
+  local state
+  state="$({ sed 's/.*) //' "/proc/$1/stat"; } 2>/dev/null | cut -d' ' -f1)"
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 logfile() { echo "$INFRA_DIR/logs/$1.log"; }
 
 # What a server's command line contains: identifies our processes (a pid file may point to a pid
@@ -240,7 +247,7 @@ signature() {
 }
 is_ours() { # <pid> [name]: is this pid one of our servers (of that name)?
   local cmdline pat
-  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+  cmdline="$({ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null)" || return 1
   if [ -n "${2:-}" ]; then pat="$(signature "$2")"; else pat="nats-server|ferretdb-launcher|kafka\.Kafka|jaeger-all-in-one"; fi
   grep -qE -- "$pat" <<<"$cmdline"
 }
@@ -250,7 +257,7 @@ running_pid() {
   f="$(pidfile "$1")"
   [ -f "$f" ] || return 1
   pid="$(cat "$f" 2>/dev/null)"
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && is_ours "$pid" "$1"; then
+  if [ -n "$pid" ] && alive "$pid" && is_ours "$pid" "$1"; then
     echo "$pid"
     return 0
   fi
@@ -288,28 +295,28 @@ kill_pid() { # <pid> <grace seconds>: SIGTERM, then SIGKILL after the grace peri
   local pid="$1" grace="$2" i
   kill -TERM "$pid" 2>/dev/null || return 0
   for ((i = 0; i < grace * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.1
   done
   log "pid $pid still alive after ${grace}s: SIGKILL"
   kill -KILL "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.1
   done
 }
 
 # A crashed run may have left one of our servers on a port without (or with a lost) pid file: stop it.
 # A foreign program on the port is an error (we would not be testing against our server).
-free_ports() {
-  local name="$1" port pid
+free_ports() { # <name> [strict|lenient]
+  local name="$1" mode="${2:-strict}" port pid
   for port in $(ports_of "$name"); do
     for pid in $(listeners_on "$port"); do
       if is_ours "$pid"; then
-        log "stopping a stray server of ours on port $port (pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-80))"
+        log "stopping a stray server of ours on port $port (pid $pid: $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | cut -c1-100))"
         kill_pid "$pid" 10
-      else
-        die "port $port (for $name) is used by another program: pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80))"
+      elif [ "$mode" = strict ]; then
+        die "port $port (for $name) is used by another program: pid $pid ($({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | cut -c1-100))"
       fi
     done
   done
@@ -320,14 +327,14 @@ grace_of() { case "$1" in kafka) echo 30 ;; *) echo 10 ;; esac }
 launch_nats() {
   mkdir -p "$INFRA_DIR/data/nats"
   setsid "$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -n order-service-infra \
-    -sd "$INFRA_DIR/data/nats" >>"$(logfile nats)" 2>&1 </dev/null &
+    -sd "$INFRA_DIR/data/nats" >>"$(logfile nats)" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$(pidfile nats)"
 }
 
 launch_ferretdb() {
   mkdir -p "$INFRA_DIR/data/ferretdb"
   setsid "$FERRETDB_BIN" --listen-addr "127.0.0.1:$FERRETDB_PORT" --sqlite-dir "$INFRA_DIR/data/ferretdb" \
-    --log-level warn >>"$(logfile ferretdb)" 2>&1 </dev/null &
+    --log-level warn >>"$(logfile ferretdb)" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$(pidfile ferretdb)"
 }
 
@@ -351,7 +358,7 @@ launch_kafka() {
           --ignore-formatted || { echo "kafka storage format failed"; exit 1; }
       fi
       exec java $JAVA_OPTS -cp "$KAFKA_LIBS" kafka.Kafka "$KAFKA_CONF"' kafka.Kafka \
-    >>"$(logfile kafka)" 2>&1 </dev/null &
+    >>"$(logfile kafka)" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$(pidfile kafka)"
 }
 
@@ -373,7 +380,7 @@ launch_jaeger() {
     --processor.zipkin-compact.server-host-port="127.0.0.1:$((JAEGER_BASE + 5775))" \
     --http-server.host-port="127.0.0.1:$((JAEGER_BASE + 5778))" \
     --reporter.grpc.host-port="127.0.0.1:$((JAEGER_BASE + 4250))" \
-    >>"$(logfile jaeger)" 2>&1 </dev/null &
+    >>"$(logfile jaeger)" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$(pidfile jaeger)"
 }
 
@@ -384,7 +391,7 @@ wait_http() { # <url> <timeout> <pid>
   local until=$((SECONDS + $2))
   while [ $SECONDS -lt $until ]; do
     curl -fsS -m 2 "$1" >/dev/null 2>&1 && return 0
-    kill -0 "$3" 2>/dev/null || return 1
+    alive "$3" || return 1
     sleep 0.1
   done
   return 1
@@ -394,11 +401,11 @@ wait_http() { # <url> <timeout> <pid>
 ready_nats() { wait_http "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" "$1" "$2"; }
 ready_jaeger() { wait_http "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services" "$1" "$2"; }
 ready_ferretdb() {
-  timeout -k 5 "$(($1 + 15))" "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/infra/mongo-ready.ts" \
+  timeout -k 5 "$(($1 + 10))" "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/infra/mongo-ready.ts" \
     "mongodb://127.0.0.1:$FERRETDB_PORT/infra_probe" "$1" "$2"
 }
 ready_kafka() {
-  KAFKAJS_NO_PARTITIONER_WARNING=1 timeout -k 5 "$(($1 + 15))" "$ROOT/node_modules/.bin/tsx" \
+  KAFKAJS_NO_PARTITIONER_WARNING=1 timeout -k 5 "$(($1 + 10))" "$ROOT/node_modules/.bin/tsx" \
     "$ROOT/scripts/infra/kafka-ready.ts" "127.0.0.1:$KAFKA_PORT" "$1" "$2"
 }
 
@@ -458,12 +465,14 @@ stop_server() { # <name> <TERM|KILL>
   if pid="$(running_pid "$name")"; then
     if [ "$2" = KILL ]; then
       kill -KILL "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
     else
       kill_pid "$pid" "$(grace_of "$name")"
     fi
-    kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) is still alive"
+    alive "$pid" && die "$name (pid $pid) is still alive"
     log "$name stopped (pid $pid, SIG$2)"
+  else
+    log "$name was not running"
   fi
   rm -f "$(pidfile "$name")"
 }
@@ -506,8 +515,21 @@ status() {
 # One mutating command at a time per $INFRA_DIR.
 lock_infra() {
   mkdir -p "$INFRA_DIR"
-  exec 9>>"$INFRA_DIR/.lock"
-  flock -w 600 9 || die "another scripts/infra.sh holds $INFRA_DIR/.lock"
+  local lock="$INFRA_DIR/.lock" until=$((SECONDS + 600)) holder
+  exec 9>>"$lock"
+  until flock -n 9; do
+    # /proc/locks names the process that took the lock. If that is no longer a running infra.sh, the
+    # lock lives on in a descendant that inherited the descriptor (an older version of this script
+    # leaked it to the servers): it protects nothing, so go on without it.
+    holder="$(awk -v ino="$(stat -c %i "$lock")" '$2 == "FLOCK" { split($6, d, ":"); if (d[3] == ino) print $5 }' /proc/locks | head -1)"
+    if [ -n "$holder" ] && ! { tr '\0' ' ' <"/proc/$holder/cmdline"; } 2>/dev/null | grep -q "infra\.sh"; then
+      log "warning: $lock is held by pid $holder, not an infra.sh run (a leaked descriptor); going on"
+      break
+    fi
+    [ $SECONDS -lt $until ] || die "another scripts/infra.sh (pid ${holder:-?}) holds $lock"
+    sleep 0.5
+  done
+  rm -rf "$INFRA_DIR"/.ready.*
 }
 
 # =============================================================================================
@@ -526,7 +548,7 @@ case "$cmd" in
   down)
     lock_infra
     for name in jaeger kafka ferretdb nats; do stop_server "$name" TERM; done
-    for name in "${SERVERS[@]}"; do free_ports "$name"; done
+    for name in "${SERVERS[@]}"; do free_ports "$name" lenient; done
     rm -rf "$INFRA_DIR/data" "$INFRA_DIR/pids" "$INFRA_DIR/env" "$INFRA_DIR/kafka.properties"
     log "down; logs kept in $INFRA_DIR/logs"
     ;;

@@ -2,16 +2,19 @@
 // acknowledged produce, so "ready" means the broker really accepts work.
 // Usage: tsx scripts/infra/kafka-ready.ts <broker> [timeoutSeconds] [serverPid]
 // With a pid, it gives up at once when that process has exited (no point waiting for a dead broker).
+import { readFileSync } from "node:fs";
 import { Kafka, logLevel } from "kafkajs";
 import { Topics } from "../../lib/channel/types";
 
 const READY_TOPIC = "infra.ready";
 
+/** The server process lives (a zombie, not yet reaped by init, counts as dead). */
 function alive(pid: number | undefined): boolean {
   if (!pid) return true;
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
   } catch {
     return false;
   }
@@ -42,6 +45,20 @@ async function attempt(kafka: Kafka): Promise<void> {
   }
 }
 
+/** The attempt's outcome, or a timeout error at the deadline (whichever comes first). */
+async function beforeDeadline(deadline: number, p: Promise<void>): Promise<void> {
+  p.catch(() => undefined); // an attempt abandoned at the deadline may still fail later
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out")), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function main(): Promise<void> {
   const broker = process.argv[2] ?? "127.0.0.1:19092";
   const deadline = Date.now() + Number(process.argv[3] ?? "90") * 1000;
@@ -56,7 +73,7 @@ async function main(): Promise<void> {
   });
   for (;;) {
     try {
-      await attempt(kafka);
+      await beforeDeadline(deadline, attempt(kafka));
       return;
     } catch (err) {
       if (!alive(pid)) throw new Error(`the broker process ${pid} exited`);

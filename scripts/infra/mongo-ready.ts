@@ -2,6 +2,7 @@
 // with the driver the service uses (mongodb 3.x, as resolved by moleculer-db-adapter-mongo).
 // Usage: tsx scripts/infra/mongo-ready.ts <mongo-url> [timeoutSeconds] [serverPid]
 // With a pid, it gives up at once when that process has exited.
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type * as Mongo from "mongodb";
 
@@ -9,11 +10,13 @@ import type * as Mongo from "mongodb";
 const adapterRequire = createRequire(require.resolve("moleculer-db-adapter-mongo"));
 const { MongoClient } = adapterRequire("mongodb") as typeof Mongo;
 
+/** The server process lives (a zombie, not yet reaped by init, counts as dead). */
 function alive(pid: number | undefined): boolean {
   if (!pid) return true;
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
   } catch {
     return false;
   }
@@ -38,13 +41,27 @@ async function attempt(url: string): Promise<void> {
   }
 }
 
+/** The attempt's outcome, or a timeout error at the deadline (whichever comes first). */
+async function beforeDeadline(deadline: number, p: Promise<void>): Promise<void> {
+  p.catch(() => undefined); // an attempt abandoned at the deadline may still fail later
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out")), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function main(): Promise<void> {
   const url = process.argv[2] ?? "mongodb://127.0.0.1:27027/orders";
   const deadline = Date.now() + Number(process.argv[3] ?? "60") * 1000;
   const pid = process.argv[4] ? Number(process.argv[4]) : undefined;
   for (;;) {
     try {
-      await attempt(url);
+      await beforeDeadline(deadline, attempt(url));
       return;
     } catch (err) {
       if (!alive(pid)) throw new Error(`the server process ${pid} exited`);
