@@ -200,7 +200,10 @@ export function sagaService(config: Config): SagaSchema {
             ctx,
             ctx.params.id,
             () => ({ type: "cancel", by: "owner", userId: user.id, now: new Date() }),
-            { correlationId: ctx.meta.correlationId ?? ctx.requestID ?? ctx.params.id },
+            {
+              correlationId: ctx.meta.correlationId ?? ctx.requestID ?? ctx.params.id,
+              traceParent: traceParentOf(ctx),
+            },
           );
           if (!order || (decision?.kind === "reject" && decision.why === "not-owner")) {
             throw new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
@@ -244,7 +247,7 @@ export function sagaService(config: Config): SagaSchema {
             ctx,
             ctx.params.id,
             () => ({ type: "cancel", by: "operator", now: new Date() }),
-            { correlationId: `operator-${ctx.params.id}` },
+            { correlationId: `operator-${ctx.params.id}`, traceParent: traceParentOf(ctx) },
           );
           return { found: !!order, decision: decision?.kind ?? "none", status: order?.status };
         },
@@ -267,9 +270,7 @@ export function sagaService(config: Config): SagaSchema {
               ctx,
               order._id,
               () => ({ type: "deadline", now: new Date() }),
-              {
-                correlationId: order.correlationId,
-              },
+              { correlationId: order.correlationId, traceParent: traceParentOf(ctx) },
             );
             done.push(
               decision?.kind === "apply"
@@ -405,8 +406,10 @@ export function sagaService(config: Config): SagaSchema {
           () => {
             this.deadlines.delete(orderId);
             const ctx: Context = this.broker.ContextFactory.create(this.broker);
+            // A deadline starts its own trace: no request is behind it.
             this.runCommand(ctx, orderId, () => ({ type: "deadline", now: new Date() }), {
               correlationId,
+              traceParent: traceParentOf(ctx),
             }).catch((err: Error) =>
               this.logger.warn(
                 { orderId, error: err.message },
@@ -434,6 +437,7 @@ export function sagaService(config: Config): SagaSchema {
           for (const order of due) {
             await this.runCommand(ctx, order._id, () => ({ type: "deadline", now: new Date() }), {
               correlationId: order.correlationId,
+              traceParent: traceParentOf(ctx),
             });
           }
           const unreleased = await ctx.call<Order[], ScanParams>("orders.awaitingRelease", { limit: 200 });
