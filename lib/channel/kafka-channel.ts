@@ -105,16 +105,22 @@ export class KafkaChannel implements Channel {
     await Promise.race([this.connecting, sleep(5_000)]);
   }
 
-  private async connectLoop(): Promise<void> {
-    for (let attempt = 1; !this.closed; attempt++) {
+  private connectLoop(): Promise<void> {
+    return this.keepTrying(
+      "kafka producer not connected yet",
+      () => this.closed,
+      () => this.producer.connect(),
+    );
+  }
+
+  /** Retries `step` with capped exponential backoff until it succeeds or `givenUp()` says stop. */
+  private async keepTrying(what: string, givenUp: () => boolean, step: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; !givenUp(); attempt++) {
       try {
-        await this.producer.connect();
+        await step();
         return;
       } catch (err) {
-        this.options.logger?.("warn", "kafka producer not connected yet, retrying", {
-          attempt,
-          error: (err as Error).message,
-        });
+        this.options.logger?.("warn", `${what}, retrying`, { attempt, error: (err as Error).message });
         await sleep(Math.min(5_000, 200 * 2 ** attempt));
       }
     }
@@ -180,9 +186,11 @@ export class KafkaChannel implements Channel {
     });
     consumer.on(consumer.events.GROUP_JOIN, () => this.consumerState.set(consumer, true));
 
-    const start = async () => {
-      for (let attempt = 1; !stopped && !this.closed; attempt++) {
-        try {
+    const start = () =>
+      this.keepTrying(
+        "kafka consumer not started yet",
+        () => stopped || this.closed,
+        async () => {
           await consumer.connect();
           await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? false });
           await consumer.run({
@@ -217,16 +225,8 @@ export class KafkaChannel implements Channel {
               }
             },
           });
-          return;
-        } catch (err) {
-          this.options.logger?.("warn", "kafka consumer not started yet, retrying", {
-            attempt,
-            error: (err as Error).message,
-          });
-          await sleep(Math.min(5_000, 200 * 2 ** attempt));
-        }
-      }
-    };
+        },
+      );
     const started = start();
     await Promise.race([started, sleep(5_000)]);
     return {
