@@ -53,6 +53,17 @@ function decodeHeaders(headers: KafkaMessage["headers"]): Record<string, string>
   return out;
 }
 
+function toReceived(topic: string, partition: number, message: KafkaMessage): ReceivedMessage {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key?.toString("utf8") ?? "",
+    value: message.value?.toString("utf8") ?? "",
+    headers: decodeHeaders(message.headers),
+  };
+}
+
 export class KafkaChannel implements Channel {
   readonly kind = "kafka" as const;
   private readonly kafka: Kafka;
@@ -198,14 +209,7 @@ export class KafkaChannel implements Channel {
             autoCommitInterval: 500,
             partitionsConsumedConcurrently: 3,
             eachMessage: async ({ topic, partition, message, heartbeat }) => {
-              const received = {
-                topic,
-                partition,
-                offset: message.offset,
-                key: message.key?.toString("utf8") ?? "",
-                value: message.value?.toString("utf8") ?? "",
-                headers: decodeHeaders(message.headers),
-              };
+              const received = toReceived(topic, partition, message);
               for (let retry = 0; ; retry++) {
                 try {
                   await handler(received);
@@ -282,14 +286,7 @@ export class KafkaChannel implements Channel {
             autoCommit: false,
             eachMessage: async ({ partition, message }) => {
               if (out.length < limit) {
-                out.push({
-                  topic,
-                  partition,
-                  offset: message.offset,
-                  key: message.key?.toString("utf8") ?? "",
-                  value: message.value?.toString("utf8") ?? "",
-                  headers: decodeHeaders(message.headers),
-                });
+                out.push(toReceived(topic, partition, message));
               }
               if (BigInt(message.offset) + 1n >= (remaining.get(partition) ?? 0n))
                 remaining.delete(partition);
