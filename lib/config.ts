@@ -32,6 +32,7 @@ export interface Config {
   paymentTimeoutMs: number;
   /** How often every node looks for sagas to resume (dead nodes' deadlines, unreleased stock, unsent events). */
   sagaSweepIntervalMs: number;
+  storeGaugeIntervalMs: number;
   httpTimeoutMs: number;
   requestTimeoutMs: number;
   rateLimitPerMinute: number;
@@ -100,7 +101,8 @@ export function loadConfig(env: Env = process.env): Config {
     kafkaTopicPrefix: optional(env, "KAFKA_TOPIC_PREFIX") ?? "",
     kafkaConsumerGroup: optional(env, "KAFKA_CONSUMER_GROUP") ?? "order-service",
     paymentTimeoutMs: int(env, "PAYMENT_TIMEOUT_MS", 30_000, 100),
-    sagaSweepIntervalMs: int(env, "SAGA_SWEEP_INTERVAL_MS", 5_000, 100),
+    sagaSweepIntervalMs: int(env, "SAGA_SWEEP_INTERVAL_MS", 60_000, 100),
+    storeGaugeIntervalMs: int(env, "STORE_GAUGE_INTERVAL_MS", 60_000, 1_000),
     httpTimeoutMs: int(env, "HTTP_TIMEOUT_MS", 2_000, 10),
     requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100),
     rateLimitPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600, 1),

@@ -54,3 +54,12 @@ export class KeyedMutex {
     }
   }
 }
+
+/**
+ * Whether this node runs a cluster-wide periodic task (a store scan) this time: the owner of the
+ * task's name among the nodes offering `action`. Another node takes over when it leaves.
+ */
+export function isLeader(broker: ServiceBroker, action: string): boolean {
+  const owner = ownerOf(broker, `task:${action}`, action);
+  return owner === undefined || owner === broker.nodeID;
+}

@@ -60,7 +60,7 @@ GO_FALLBACK_VERSION="1.26.8"
 hash_of() { cat "$@" | sha256sum | cut -c1-12; }
 KAFKA_POM_HASH="$(hash_of "$ROOT/infra/kafka/pom.xml")"
 FERRETDB_VERSION="$(awk '$1 == "require" && $2 == "github.com/FerretDB/FerretDB" { print $3 }' "$ROOT/infra/ferretdb/go.mod")"
-FERRETDB_BIN="$CACHE/bin/ferretdb-launcher-$(hash_of "$ROOT"/infra/ferretdb/{go.mod,go.sum,main.go})"
+FERRETDB_BIN="$CACHE/bin/ferretdb-launcher-$(hash_of "$ROOT"/infra/ferretdb/{go.mod,go.sum,*.go})"
 JAEGER_VERSION="$(awk '$1 == "require" && $2 == "github.com/jaegertracing/jaeger" { print $3 }' "$ROOT/infra/jaeger/go.mod")"
 JAEGER_BIN="$CACHE/bin/jaeger-all-in-one-$(hash_of "$ROOT"/infra/jaeger/{go.mod,go.sum})"
 NATS_BIN="$CACHE/bin/nats-server-$NATS_VERSION"

@@ -5,14 +5,14 @@ import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import { parsePaymentEvent } from "../domain/event-schemas";
 import { Headers } from "../domain/events";
-import type { Order } from "../domain/order";
+import type { Order, OutboxEntry } from "../domain/order";
 import { METRIC } from "../lib/business-metrics";
 import { createChannel } from "../lib/channel";
 import { type Channel, type ReceivedMessage, type Subscription, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
-import { toOwner } from "../lib/order-owner";
+import { isLeader, toOwner } from "../lib/order-owner";
 import { parentSpanOf } from "../lib/trace";
-import type { MarkPublishedParams, ScanParams } from "./orders.service";
+import type { MarkPublishedParams, OutboxRelayParams, ScanParams } from "./orders.service";
 import type { ApplyPaymentParams, PaymentOutcome } from "./saga.service";
 
 export interface BridgeSettings {
@@ -26,23 +26,52 @@ interface BridgeVars {
   channel: Channel;
   subscription?: Subscription;
   relayTimer?: NodeJS.Timeout;
-  /** Per-order chains, so one order's events leave in the order they were written. */
-  relaying: Map<string, Promise<void>>;
+  lagTimer?: NodeJS.Timeout;
+  /** Outbox events waiting for the next send; sends are one at a time, so order is kept. */
+  relayQueue: OutboxRelayParams[];
+  relayInFlight?: Promise<void>;
+  relayStopping: boolean;
+  /** Set once started: the orders service on this node hands its writes' events to this relay. */
+  relayReady: boolean;
+  /** Event ids this node put on Kafka lately: an outbox not yet marked is not sent twice. */
+  published: RecentIds;
   counters: { published: number; consumed: number; deadLettered: number; duplicates: number };
 }
 
 interface BridgeMethods {
-  relayOrder(id: string): Promise<void>;
-  publishOrder(id: string): Promise<void>;
+  relayOrder(params: OutboxRelayParams): Promise<void>;
+  sendRelayBatch(): Promise<void>;
   handlePayment(message: ReceivedMessage): Promise<void>;
   deadLetter(message: ReceivedMessage, reason: string): Promise<void>;
-  relaySweep(): Promise<void>;
+  relaySweep(force?: boolean): Promise<void>;
 }
 
 type BridgeSchema = ServiceSchema<BridgeSettings, BridgeMethods & Record<string, never>, BridgeVars>;
 
-export interface RelayParams {
-  id: string;
+/** A bounded set that forgets the oldest ids first. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly capacity: number) {}
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+  add(id: string): void {
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
+  }
+}
+
+/** Messages per send: large enough to carry a burst, small enough for one Kafka request. */
+const RELAY_BATCH_MAX = 500;
+
+function toMessage(id: string, entry: OutboxEntry) {
+  const headers: Record<string, string> = {
+    [Headers.correlationId]: entry.correlationId,
+    [Headers.eventType]: entry.event.type,
+    [Headers.contentType]: "application/json",
+  };
+  if (entry.traceParent) headers[Headers.traceParent] = entry.traceParent;
+  return { key: id, value: JSON.stringify(entry.event), headers };
 }
 
 export function kafkaBridgeService(config: Config): BridgeSchema {
@@ -57,9 +86,17 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
     },
 
     events: {
+      // Its relay queue died with it: the leader republishes what is still in outboxes.
+      "$node.disconnected"() {
+        setTimeout(() => {
+          this.relaySweep().catch((err: Error) =>
+            this.logger.warn({ error: err.message }, "relay sweep failed"),
+          );
+        }, this.settings.relayGraceMs).unref();
+      },
       "order.outbox": {
-        handler(ctx: Context<RelayParams>) {
-          void this.relayOrder(ctx.params.id);
+        handler(ctx: Context<OutboxRelayParams>) {
+          void this.relayOrder(ctx.params);
         },
       },
     },
@@ -124,67 +161,92 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
       relayNow: {
         visibility: "public",
         async handler() {
-          await this.relaySweep();
+          await this.relaySweep(true);
           return { ok: true };
         },
       },
     },
 
     methods: {
-      relayOrder(id: string): Promise<void> {
-        const previous = this.relaying.get(id) ?? Promise.resolve();
-        const next = previous
-          .then(() => this.publishOrder(id))
-          .catch((err: Error) =>
+      /** Resolves once the order's events are on Kafka (or the send failed and was logged). */
+      relayOrder(params: OutboxRelayParams): Promise<void> {
+        const entries = params.entries.filter((e) => !this.published.has(e.event.eventId));
+        if (entries.length === 0) return Promise.resolve();
+        this.relayQueue.push({ id: params.id, entries });
+        this.relayInFlight ??= this.sendRelayBatch();
+        return this.relayInFlight;
+      },
+
+      /**
+       * One send at a time, each carrying everything queued meanwhile: per-order order is kept,
+       * and under load many orders share one Kafka request.
+       */
+      async sendRelayBatch(): Promise<void> {
+        // Orders written in the same tick leave together.
+        await new Promise((resolve) => setImmediate(resolve));
+        for (let failures = 0; ; ) {
+          // Checked and cleared in one synchronous step: nothing queued can be left behind.
+          if (this.relayQueue.length === 0 || this.relayStopping) {
+            this.relayInFlight = undefined;
+            return;
+          }
+          const batch: OutboxRelayParams[] = [];
+          let size = 0;
+          while (this.relayQueue.length > 0 && size < RELAY_BATCH_MAX) {
+            const next = this.relayQueue.shift()!;
+            batch.push(next);
+            size += next.entries.length;
+          }
+          try {
+            await this.channel.publish(
+              Topics.orderEvents,
+              batch.flatMap(({ id, entries }) => entries.map((entry) => toMessage(id, entry))),
+            );
+          } catch (err) {
+            // Kept in order at the head of the queue and retried here; the events are in their
+            // outboxes too, for a sweep after a restart.
+            this.relayQueue.unshift(...batch);
             this.logger.warn(
-              {
-                orderId: id,
-                error: err.message,
-              },
-              "outbox relay failed, the sweep will retry",
-            ),
-          )
-          .finally(() => {
-            if (this.relaying.get(id) === next) this.relaying.delete(id);
-          });
-        this.relaying.set(id, next);
-        return next;
+              { orders: batch.length, error: (err as Error).message, failures },
+              "outbox relay failed, retrying",
+            );
+            await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * 2 ** failures++)));
+            continue;
+          }
+          failures = 0;
+          this.counters.published += size;
+          for (const { id, entries } of batch) {
+            for (const entry of entries) {
+              this.published.add(entry.event.eventId);
+              this.broker.metrics.increment(METRIC.published, { type: entry.event.type });
+            }
+            this.broker
+              .call<boolean, MarkPublishedParams>(
+                "orders.markPublished",
+                { id, eventIds: entries.map((e) => e.event.eventId) },
+                toOwner(this.broker, id),
+              )
+              .catch((err: Error) =>
+                this.logger.warn(
+                  { orderId: id, error: err.message },
+                  "outbox mark not sent, the sweep will republish",
+                ),
+              );
+          }
+        }
       },
 
-      async publishOrder(id: string): Promise<void> {
-        const order = await this.broker.call<Order | null, { id: string }>("orders.get", { id });
-        if (!order || order.outbox.length === 0) return;
-        await this.channel.publish(
-          Topics.orderEvents,
-          order.outbox.map((entry) => {
-            const headers: Record<string, string> = {
-              [Headers.correlationId]: entry.correlationId,
-              [Headers.eventType]: entry.event.type,
-              [Headers.contentType]: "application/json",
-            };
-            if (entry.traceParent) headers[Headers.traceParent] = entry.traceParent;
-            return { key: order._id, value: JSON.stringify(entry.event), headers };
-          }),
-        );
-        this.counters.published += order.outbox.length;
-        for (const entry of order.outbox)
-          this.broker.metrics.increment(METRIC.published, { type: entry.event.type });
-        await this.broker.call<boolean, MarkPublishedParams>(
-          "orders.markPublished",
-          { order, eventIds: order.outbox.map((e) => e.event.eventId) },
-          toOwner(this.broker, order._id),
-        );
-      },
-
-      async relaySweep(): Promise<void> {
+      /** Safety net for a relay that failed or a node that died: one node scans, after a grace. */
+      async relaySweep(force = false): Promise<void> {
+        if (!force && !isLeader(this.broker, "kafka-bridge.relayNow")) return;
         const pending = await this.broker.call<Order[], ScanParams>("orders.withPendingOutbox", {
           limit: 200,
         });
         const cutoff = Date.now() - this.settings.relayGraceMs;
         await Promise.all(
           pending
-            .filter((o) => !this.relaying.has(o._id) && Date.parse(o.updatedAt) < cutoff)
-            .map((o) => this.relayOrder(o._id)),
+            .filter((o) => Date.parse(o.updatedAt) < cutoff)
+            .map((o) => this.relayOrder({ id: o._id, entries: o.outbox })),
         );
       },
 
@@ -266,7 +328,10 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
     },
 
     created() {
-      this.relaying = new Map();
+      this.relayQueue = [];
+      this.relayStopping = false;
+      this.relayReady = false;
+      this.published = new RecentIds(20_000);
       this.counters = { published: 0, consumed: 0, deadLettered: 0, duplicates: 0 };
       this.channel = createChannel({
         kafkaBrokers: config.kafkaBrokers,
@@ -280,6 +345,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
 
     async started() {
       await this.channel.connect();
+      this.relayReady = true;
       this.subscription = await this.channel.subscribe(
         { groupId: this.settings.consumerGroup, topics: [Topics.paymentEvents], fromBeginning: true },
         (message) => this.handlePayment(message),
@@ -288,22 +354,28 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         this.relaySweep().catch((err: Error) =>
           this.logger.warn({ error: err.message }, "relay sweep failed"),
         );
-        if (this.broker.isMetricsEnabled()) {
+      }, this.settings.relayIntervalMs);
+      this.relayTimer.unref();
+      if (this.broker.isMetricsEnabled()) {
+        this.lagTimer = setInterval(() => {
           this.channel
             .consumerLag(this.settings.consumerGroup, Topics.paymentEvents)
             .then((lag) => this.broker.metrics.set(METRIC.consumerLag, lag, { topic: Topics.paymentEvents }))
             .catch(() => undefined);
-        }
-      }, this.settings.relayIntervalMs);
-      this.relayTimer.unref();
+        }, 5_000);
+        this.lagTimer.unref();
+      }
       // Resume: anything left unpublished by a previous run goes out now.
       this.relaySweep().catch(() => undefined);
     },
 
     async stopped() {
       if (this.relayTimer) clearInterval(this.relayTimer);
+      if (this.lagTimer) clearInterval(this.lagTimer);
       await this.subscription?.stop();
-      await Promise.allSettled([...this.relaying.values()]);
+      this.relayReady = false;
+      this.relayStopping = true;
+      await this.relayInFlight?.catch(() => undefined);
       await this.channel.disconnect();
     },
   };

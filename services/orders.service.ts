@@ -8,17 +8,21 @@ import {
   type Change,
   type Order,
   type OrderStatus,
+  type OutboxEntry,
   type TraceContext,
   toView,
 } from "../domain/order";
 import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
-import { KeyedMutex } from "../lib/order-owner";
+import { isLeader, KeyedMutex } from "../lib/order-owner";
 import { dbMixin } from "../mixins/db.mixin";
 import type { RequestMeta } from "../types/moleculer";
 
 export interface OrdersSettings {
   pageSizeMax: number;
+  /** A publication mark waits this long for the order's next write before it is written alone. */
+  markDelayMs: number;
+  recentCapacity: number;
 }
 
 /** The subset of the moleculer-db adapter API this service relies on (same for NeDB and Mongo). */
@@ -33,14 +37,25 @@ interface OrderAdapter {
   }): Promise<Order[]>;
   count(filters: { query?: Record<string, unknown> }): Promise<number>;
   updateMany(query: Record<string, unknown>, update: Record<string, unknown>): Promise<number>;
+  db?: { admin(): { command(cmd: Record<string, unknown>): Promise<Record<string, unknown>> } };
   collection?: {
     createIndex(spec: Record<string, number>, opts?: Record<string, unknown>): Promise<unknown>;
     updateOne(
       query: Record<string, unknown>,
       update: Record<string, unknown>,
-    ): Promise<{ modifiedCount: number }>;
+    ): Promise<{ matchedCount: number; modifiedCount: number }>;
   };
 }
+
+/**
+ * How a version-guarded write is made atomic on each store:
+ * - "guarded": the store applies `{_id, version}` atomically (MongoDB's updateOne, NeDB's queue);
+ * - "owner-checked": FerretDB. Its update is a query plus an unconditional write, and on SQLite
+ *   only a filter on `_id` alone is pushed down (any other field scans the collection). So the
+ *   version is checked here, under the per-order mutex of the order's owner node, and both the
+ *   read and the write filter on `_id` alone.
+ */
+type WriteMode = "guarded" | "owner-checked";
 
 export interface GetOwnParams {
   id: string;
@@ -55,6 +70,8 @@ export interface InsertParams {
 }
 export interface GetParams {
   id: string;
+  /** Skip this node's cache of recently written orders (operators, retries after a lost race). */
+  fresh?: boolean;
 }
 export interface ApplyChangeParams {
   /** The order as the caller read it: the write succeeds only if it is still at this version. */
@@ -68,9 +85,14 @@ export interface ScanParams {
   dueBefore?: string;
 }
 export interface MarkPublishedParams {
-  /** The order as the relay read it; re-read only when someone wrote in between. */
-  order: Order;
+  id: string;
   eventIds: string[];
+}
+
+/** What the relay gets after a write: the order's unpublished events, oldest first. */
+export interface OutboxRelayParams {
+  id: string;
+  entries: OutboxEntry[];
 }
 
 export type InsertResult = { created: true; order: Order } | { created: false; existing: Order };
@@ -79,31 +101,49 @@ export type ApplyResult = { applied: true; order: Order } | { applied: false; cu
 interface OrdersVars {
   adapter: OrderAdapter;
   gaugeTimer?: NodeJS.Timeout;
+  writeMode: WriteMode;
+  writes: KeyedMutex;
+  recent: RecentOrders;
+  /** Published event ids per order, written with the order's next write or after markDelayMs. */
+  pendingMarks: Map<string, { eventIds: Set<string>; timer: NodeJS.Timeout }>;
 }
 
-const writes = new KeyedMutex();
+interface OrdersMethods {
+  casUpdate(id: string, version: number, fields: Partial<Order>): Promise<boolean>;
+  readFresh(id: string): Promise<Order | null>;
+  relay(order: Order): void;
+  flushMarks(id: string): Promise<void>;
+  withoutMarked(id: string, fields: Partial<Order>): Partial<Order>;
+  settleMarks(id: string, written: Partial<Order>): void;
+}
 
 /**
- * The compare-and-set every write goes through: matches the id at the version read, bumps it.
- * The per-order mutex makes check-and-write atomic on this node (FerretDB's update is not; see
- * lib/order-owner.ts); Mongo gets updateOne, NeDB updateMany.
+ * The orders this node wrote or read last, newest last (a Map keeps insertion order). Decisions
+ * may start from a cached copy: the guarded write checks the version against the store, and a
+ * lost race reads fresh. Copies are never mutated.
  */
-function casUpdate(
-  adapter: OrderAdapter,
-  id: string,
-  version: number,
-  fields: Partial<Order>,
-): Promise<boolean> {
-  return writes.run(id, async () => {
-    const query = { _id: id, version };
-    if (!(await adapter.findOne(query))) return false;
-    const update = { $set: { ...fields, version: version + 1 } };
-    if (adapter.collection) return (await adapter.collection.updateOne(query, update)).modifiedCount === 1;
-    return (await adapter.updateMany(query, update)) === 1;
-  });
+class RecentOrders {
+  private readonly orders = new Map<string, Order>();
+  constructor(private readonly capacity: number) {}
+  get(id: string): Order | undefined {
+    return this.orders.get(id);
+  }
+  set(order: Order): void {
+    const known = this.orders.get(order._id);
+    if (known && known.version > order.version) return;
+    this.orders.delete(order._id);
+    this.orders.set(order._id, order);
+    if (this.orders.size > this.capacity) this.orders.delete(this.orders.keys().next().value as string);
+  }
+  forget(id: string): void {
+    this.orders.delete(id);
+  }
+  clear(): void {
+    this.orders.clear();
+  }
 }
 
-type OrdersSchema = ServiceSchema<OrdersSettings, Record<string, never>, OrdersVars>;
+type OrdersSchema = ServiceSchema<OrdersSettings, OrdersMethods & Record<string, never>, OrdersVars>;
 
 function isDuplicateKey(err: unknown): boolean {
   const e = err as { code?: number; errorType?: string } | null;
@@ -114,7 +154,7 @@ export function ordersService(config: Config): OrdersSchema {
   const schema: OrdersSchema = {
     name: "orders",
     mixins: [dbMixin({ collection: "orders", mongoUrl: config.mongoUrl })],
-    settings: { pageSizeMax: 100 },
+    settings: { pageSizeMax: 100, markDelayMs: 1_000, recentCapacity: 10_000 },
 
     actions: {
       getOwn: {
@@ -122,7 +162,9 @@ export function ordersService(config: Config): OrdersSchema {
         async handler(ctx: Context<GetOwnParams, RequestMeta>) {
           const user = ctx.meta.user;
           if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
-          const order = await this.adapter.findOne({ _id: ctx.params.id, userId: user.id });
+          // By _id alone (the one filter FerretDB's SQLite backend can use an index for), owner after.
+          const found = await this.adapter.findOne({ _id: ctx.params.id });
+          const order = found?.userId === user.id ? found : null;
           // Another user's order answers exactly like a missing one, so ids cannot be probed.
           if (!order) throw new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
           return toView(order);
@@ -162,6 +204,8 @@ export function ordersService(config: Config): OrdersSchema {
         async handler(ctx: Context<InsertParams>): Promise<InsertResult> {
           try {
             const order = await this.adapter.insert(ctx.params.order);
+            this.recent.set(ctx.params.order);
+            this.relay(ctx.params.order);
             return { created: true, order };
           } catch (err) {
             if (!isDuplicateKey(err)) throw err;
@@ -184,7 +228,11 @@ export function ordersService(config: Config): OrdersSchema {
       get: {
         visibility: "public",
         async handler(ctx: Context<GetParams>): Promise<Order | null> {
-          return this.adapter.findOne({ _id: ctx.params.id });
+          if (!ctx.params.fresh) {
+            const cached = this.recent.get(ctx.params.id);
+            if (cached) return cached;
+          }
+          return this.readFresh(ctx.params.id);
         },
       },
 
@@ -192,11 +240,16 @@ export function ordersService(config: Config): OrdersSchema {
         visibility: "public",
         async handler(ctx: Context<ApplyChangeParams>): Promise<ApplyResult> {
           const { current, change, trace } = ctx.params;
-          const next = applyChange(current, change, trace, new Date());
-          const { _id, version: _bumped, ...fields } = next;
-          if (!(await casUpdate(this.adapter, _id, current.version, fields))) {
-            return { applied: false, current: await this.adapter.findOne({ _id }) };
+          const planned = applyChange(current, change, trace, new Date());
+          const { _id, version: _bumped, ...fields } = planned;
+          const written = this.withoutMarked(_id, fields);
+          if (!(await this.casUpdate(_id, current.version, written))) {
+            return { applied: false, current: await this.readFresh(_id) };
           }
+          this.settleMarks(_id, written);
+          const next = { ...planned, ...written };
+          this.recent.set(next);
+          this.relay(next);
           return { applied: true, order: next };
         },
       },
@@ -209,26 +262,32 @@ export function ordersService(config: Config): OrdersSchema {
         },
       },
 
+      /**
+       * The relay has the events on Kafka. Removing them from the outbox is one more write per
+       * order, so the mark rides on the order's next write when one comes within markDelayMs
+       * (a payment answer usually does) and is written alone otherwise. Until then a restarted
+       * relay may publish them again: consumers drop duplicates by eventId.
+       */
       markPublished: {
         visibility: "public",
         async handler(ctx: Context<MarkPublishedParams>): Promise<boolean> {
-          // Guarded by version like every write; on a race, re-read and drop what is published.
-          let order: Order | null = ctx.params.order;
-          for (let attempt = 0; attempt < 10; attempt++) {
-            if (attempt > 0) order = await this.adapter.findOne({ _id: ctx.params.order._id });
-            if (!order) return false;
-            const published = new Set(ctx.params.eventIds);
-            const outbox = order.outbox.filter((e) => !published.has(e.event.eventId));
-            if (outbox.length === order.outbox.length) return true;
-            if (
-              await casUpdate(this.adapter, order._id, order.version, {
-                outbox,
-                outboxPending: outbox.length,
-              })
-            )
-              return true;
+          const { id, eventIds } = ctx.params;
+          const pending = this.pendingMarks.get(id);
+          if (pending) {
+            for (const eventId of eventIds) pending.eventIds.add(eventId);
+            return true;
           }
-          return false;
+          const timer = setTimeout(() => {
+            this.flushMarks(id).catch((err: Error) =>
+              this.logger.warn(
+                { orderId: id, error: err.message },
+                "outbox mark failed, the relay sweep will republish",
+              ),
+            );
+          }, this.settings.markDelayMs);
+          timer.unref();
+          this.pendingMarks.set(id, { eventIds: new Set(eventIds), timer });
+          return true;
         },
       },
 
@@ -239,6 +298,25 @@ export function ordersService(config: Config): OrdersSchema {
           const query: Record<string, unknown> = { status: "PENDING" };
           if (ctx.params.dueBefore) query.paymentDeadline = { $lt: ctx.params.dueBefore };
           return this.adapter.find({ query, limit: ctx.params.limit ?? 500, sort: ["paymentDeadline"] });
+        },
+      },
+
+      /** What the saga's recovery sweep resumes, in one scan: overdue pending orders and unreleased stock. */
+      needingRecovery: {
+        visibility: "public",
+        async handler(ctx: Context<ScanParams>): Promise<Order[]> {
+          return this.adapter.find({
+            query: {
+              $or: [
+                {
+                  status: "PENDING",
+                  paymentDeadline: { $lt: ctx.params.dueBefore ?? new Date().toISOString() },
+                },
+                { status: "CANCELLED", stockHeld: true },
+              ],
+            },
+            limit: ctx.params.limit ?? 400,
+          });
         },
       },
 
@@ -257,10 +335,19 @@ export function ordersService(config: Config): OrdersSchema {
         visibility: "public",
         async handler(ctx: Context<GetParams>): Promise<boolean> {
           for (let attempt = 0; attempt < 10; attempt++) {
-            const order = await this.adapter.findOne({ _id: ctx.params.id });
+            const order =
+              (attempt === 0 && this.recent.get(ctx.params.id)) || (await this.readFresh(ctx.params.id));
             if (!order?.stockHeld) return true;
-            const fields = { stockHeld: false, updatedAt: new Date().toISOString() };
-            if (await casUpdate(this.adapter, order._id, order.version, fields)) return true;
+            const fields = this.withoutMarked(order._id, {
+              stockHeld: false,
+              outbox: order.outbox,
+              updatedAt: new Date().toISOString(),
+            });
+            if (await this.casUpdate(order._id, order.version, fields)) {
+              this.settleMarks(order._id, fields);
+              this.recent.set({ ...order, ...fields, version: order.version + 1 });
+              return true;
+            }
           }
           return false;
         },
@@ -314,10 +401,114 @@ export function ordersService(config: Config): OrdersSchema {
       },
     },
 
+    methods: {
+      /** The compare-and-set every write goes through: the version read must still be current. */
+      casUpdate(id: string, version: number, fields: Partial<Order>): Promise<boolean> {
+        return this.writes.run(id, async () => {
+          const update = { $set: { ...fields, version: version + 1 } };
+          if (this.writeMode === "owner-checked") {
+            // Always the store's version, never this node's cache: while nodes come and go, two
+            // of them may each believe they own an order for a moment.
+            const stored = await this.adapter.findOne({ _id: id });
+            if (stored?.version !== version) return false;
+            return (await this.adapter.collection!.updateOne({ _id: id }, update)).matchedCount === 1;
+          }
+          const query = { _id: id, version };
+          if (this.adapter.collection)
+            return (await this.adapter.collection.updateOne(query, update)).modifiedCount === 1;
+          return (await this.adapter.updateMany(query, update)) === 1;
+        });
+      },
+
+      async readFresh(id: string): Promise<Order | null> {
+        const order = await this.adapter.findOne({ _id: id });
+        if (order) this.recent.set(order);
+        else this.recent.forget(id);
+        return order;
+      },
+
+      /** Removes the events the relay has published from an outbox about to be written. */
+      withoutMarked(id: string, fields: Partial<Order>): Partial<Order> {
+        const marks = this.pendingMarks.get(id);
+        if (!marks || !fields.outbox) return fields;
+        const outbox = fields.outbox.filter((e) => !marks.eventIds.has(e.event.eventId));
+        return { ...fields, outbox, outboxPending: outbox.length };
+      },
+
+      /** After a successful write: the marks it carried are done (a lost race keeps them). */
+      settleMarks(id: string, written: Partial<Order>): void {
+        const marks = this.pendingMarks.get(id);
+        if (!marks || !written.outbox) return;
+        const left = new Set(written.outbox.map((e) => e.event.eventId));
+        for (const eventId of marks.eventIds) if (!left.has(eventId)) marks.eventIds.delete(eventId);
+        if (marks.eventIds.size === 0) {
+          clearTimeout(marks.timer);
+          this.pendingMarks.delete(id);
+        }
+      },
+
+      async flushMarks(id: string): Promise<void> {
+        for (let attempt = 0; attempt < 10 && this.pendingMarks.has(id); attempt++) {
+          const order = (attempt === 0 && this.recent.get(id)) || (await this.readFresh(id));
+          if (!order) {
+            this.pendingMarks.delete(id);
+            return;
+          }
+          const marks = this.pendingMarks.get(id);
+          if (!marks) return;
+          const outbox = order.outbox.filter((e) => !marks.eventIds.has(e.event.eventId));
+          if (outbox.length === order.outbox.length) {
+            this.pendingMarks.delete(id);
+            return;
+          }
+          if (await this.casUpdate(id, order.version, { outbox, outboxPending: outbox.length })) {
+            this.settleMarks(id, { outbox });
+            this.recent.set({ ...order, outbox, outboxPending: outbox.length, version: order.version + 1 });
+            return;
+          }
+        }
+      },
+
+      /**
+       * Hands the order's unpublished events to the relay on this node, so that one order's events
+       * leave in the order they were written (every write of an order happens on its owner node).
+       */
+      relay(order: Order): void {
+        if (order.outbox.length === 0) return;
+        const payload: OutboxRelayParams = { id: order._id, entries: order.outbox };
+        const local = this.broker.getLocalService("kafka-bridge") as unknown as
+          | { relayReady?: boolean }
+          | undefined;
+        // Until this node's relay has started, another node's sends it (events stay ordered per
+        // order either way: each send carries the order's whole unpublished outbox).
+        if (local?.relayReady) this.broker.broadcastLocal("order.outbox", payload);
+        else this.broker.emit("order.outbox", payload);
+      },
+    },
+
+    events: {
+      // Ownership of orders moves when nodes come or go: what this node knew may be stale now.
+      "$node.connected"() {
+        this.recent.clear();
+      },
+      "$node.disconnected"() {
+        this.recent.clear();
+      },
+    },
+
+    created() {
+      this.writes = new KeyedMutex();
+      this.recent = new RecentOrders(this.settings.recentCapacity);
+      this.pendingMarks = new Map();
+      this.writeMode = "guarded";
+    },
+
     started() {
       if (!this.broker.isMetricsEnabled()) return;
-      // Store-wide gauges: every node reports the same values; dashboards take max().
-      this.gaugeTimer = setInterval(async () => {
+      // Store-wide gauges, from one node and not often: on FerretDB's SQLite backend each of these
+      // queries reads every order (about 0.1 ms each, docs/infra.md).
+      const update = async () => {
+        if (!isLeader(this.broker, "orders.countByStatus")) return;
         try {
           const counts = await this.actions.countByStatus();
           for (const [status, n] of Object.entries(counts as Record<string, number>)) {
@@ -332,18 +523,26 @@ export function ordersService(config: Config): OrdersSchema {
         } catch (err) {
           this.logger.warn({ error: (err as Error).message }, "store gauges not updated");
         }
-      }, 5_000);
+      };
+      this.gaugeTimer = setInterval(update, config.storeGaugeIntervalMs);
       this.gaugeTimer.unref();
+      setTimeout(update, 1_000).unref();
     },
 
-    stopped() {
+    async stopped() {
       if (this.gaugeTimer) clearInterval(this.gaugeTimer);
+      // Marks still waiting are written now, so that a restart does not publish them again.
+      const ids = [...this.pendingMarks.keys()];
+      for (const { timer } of this.pendingMarks.values()) clearTimeout(timer);
+      await Promise.allSettled(ids.map((id) => this.flushMarks(id)));
     },
   };
   // moleculer-db calls this hook once the adapter is connected (not part of ServiceSchema's type).
   return Object.assign(schema, {
     async afterConnected(this: OrdersVars) {
       if (!this.adapter.collection) return;
+      const info = await this.adapter.db!.admin().command({ buildInfo: 1 });
+      this.writeMode = "ferretdbVersion" in info ? "owner-checked" : "guarded";
       await Promise.all([
         this.adapter.collection.createIndex({ userId: 1, createdAt: -1 }),
         this.adapter.collection.createIndex({ status: 1, paymentDeadline: 1 }),

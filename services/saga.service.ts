@@ -20,11 +20,18 @@ import {
 import { INVENTORY_RETRY_AFTER_SECONDS, type UserCheck, userFallback } from "../domain/resilience";
 import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
-import { toOwner } from "../lib/order-owner";
+import { isLeader, toOwner } from "../lib/order-owner";
 import { traceParentOf } from "../lib/trace";
 import { breakerViewMixin } from "../mixins/breaker-view.mixin";
 import type { RequestMeta } from "../types/moleculer";
-import type { ApplyChangeParams, ApplyResult, InsertResult, ScanParams } from "./orders.service";
+import type {
+  ApplyChangeParams,
+  ApplyResult,
+  GetParams,
+  InsertResult,
+  OutboxRelayParams,
+  ScanParams,
+} from "./orders.service";
 
 export interface SagaSettings {
   paymentTimeoutMs: number;
@@ -59,7 +66,13 @@ interface SagaVars {
   sweeping: boolean;
   /** Deadlines of the sagas this node started; the sweep covers those of nodes that died. */
   deadlines: Map<string, NodeJS.Timeout>;
+  /** Pending in-memory retries (stock releases, post-failure sweeps). */
+  retries: Set<NodeJS.Timeout>;
 }
+
+/** Failed deadline writes and stock releases are retried in memory this many times. */
+const IN_MEMORY_RETRIES = 8;
+const retryDelayMs = (attempt: number) => Math.min(30_000, 500 * 2 ** attempt);
 
 interface SagaMethods {
   orderFor(ctx: Context<unknown, RequestMeta>, existing: Order, hash: string): OrderView;
@@ -70,8 +83,9 @@ interface SagaMethods {
     trace: { correlationId: string; traceParent?: string },
   ): Promise<{ order: Order | null; decision: ReturnType<typeof decide> | null }>;
   releaseStock(ctx: Context, orderId: string): Promise<void>;
-  sweep(): Promise<void>;
-  armDeadline(orderId: string, deadline: string, correlationId: string): void;
+  sweep(force?: boolean): Promise<void>;
+  armDeadline(orderId: string, deadline: string, correlationId: string, attempt?: number): void;
+  releaseLater(orderId: string, attempt: number): void;
   recordMetrics(before: Order, after: Order): void;
   checkUser(ctx: Context, userId: string): Promise<UserCheck>;
 }
@@ -132,7 +146,11 @@ export function sagaService(config: Config): SagaSchema {
           const orderId = orderIdFor(user.id, key, randomUUID);
           const hash = requestHash(input);
           if (key) {
-            const existing = await ctx.call<Order | null, { id: string }>("orders.get", { id: orderId });
+            const existing = await ctx.call<Order | null, GetParams>(
+              "orders.get",
+              { id: orderId },
+              toOwner(this.broker, orderId),
+            );
             if (existing) return this.orderFor(ctx, existing, hash);
           }
 
@@ -169,9 +187,13 @@ export function sagaService(config: Config): SagaSchema {
             paymentTimeoutMs: this.settings.paymentTimeoutMs,
             now: new Date(),
           });
-          const result = await ctx.call<InsertResult, { order: Order }>("orders.insertNew", { order });
+          // Written on its owner node, whose relay then sends OrderCreated.
+          const result = await ctx.call<InsertResult, { order: Order }>(
+            "orders.insertNew",
+            { order },
+            toOwner(this.broker, orderId),
+          );
           if (!result.created) return this.orderFor(ctx, result.existing, hash);
-          ctx.emit("order.outbox", { id: orderId });
           this.armDeadline(orderId, order.paymentDeadline, correlationId);
           this.broker.metrics.increment(METRIC.transitions, { to: "PENDING" });
           this.logger.info(
@@ -258,11 +280,14 @@ export function sagaService(config: Config): SagaSchema {
         visibility: "public",
         params: { id: { type: "string", min: 1, max: 64 } },
         async handler(ctx: Context<ForceCancelParams>) {
-          const order = await ctx.call<Order | null, { id: string }>("orders.get", { id: ctx.params.id });
+          const order = await ctx.call<Order | null, GetParams>("orders.get", {
+            id: ctx.params.id,
+            fresh: true,
+          });
           if (!order) throw new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
           const done: string[] = [];
           if (order.outboxPending > 0) {
-            ctx.emit("order.outbox", { id: order._id });
+            ctx.emit("order.outbox", { id: order._id, entries: order.outbox } satisfies OutboxRelayParams);
             done.push(`relaying ${order.outboxPending} event(s)`);
           }
           if (order.status === "PENDING") {
@@ -289,7 +314,7 @@ export function sagaService(config: Config): SagaSchema {
       sweepNow: {
         visibility: "public",
         async handler() {
-          await this.sweep();
+          await this.sweep(true);
           return { swept: true };
         },
       },
@@ -334,8 +359,17 @@ export function sagaService(config: Config): SagaSchema {
         command: (order: Order) => Command,
         trace: { correlationId: string; traceParent?: string },
       ) {
+        let known: Order | null | undefined;
         for (let attempt = 0; attempt < 20; attempt++) {
-          const order = await ctx.call<Order | null, { id: string }>("orders.get", { id: orderId });
+          // The owner's cached copy first; after a lost race, the store's.
+          const order =
+            known !== undefined
+              ? known
+              : await ctx.call<Order | null, GetParams>(
+                  "orders.get",
+                  { id: orderId, fresh: attempt > 0 },
+                  toOwner(this.broker, orderId),
+                );
           if (!order) return { order: null, decision: null };
           const decision = decide(order, command(order));
           if (decision.kind !== "apply") return { order, decision };
@@ -358,24 +392,19 @@ export function sagaService(config: Config): SagaSchema {
               },
               "saga step applied",
             );
-            if (decision.change.events.length) ctx.emit("order.outbox", { id: orderId });
             if (result.order.status !== "PENDING") {
               clearTimeout(this.deadlines.get(orderId));
               this.deadlines.delete(orderId);
             }
             if (decision.change.releaseStock) {
-              await this.releaseStock(ctx, orderId).catch((err: Error) =>
-                this.logger.warn(
-                  {
-                    orderId,
-                    error: err.message,
-                  },
-                  "stock release failed, the sweep will retry",
-                ),
-              );
+              await this.releaseStock(ctx, orderId).catch((err: Error) => {
+                this.logger.warn({ orderId, error: err.message }, "stock release failed, retrying later");
+                this.releaseLater(orderId, 0);
+              });
             }
             return { order: result.order, decision };
           }
+          known = result.current;
         }
         throw new Errors.MoleculerRetryableError(
           "Order is being changed concurrently, retry",
@@ -401,7 +430,7 @@ export function sagaService(config: Config): SagaSchema {
         if (after.refund && !before.refund) metrics.increment(METRIC.refunds);
       },
 
-      armDeadline(orderId: string, deadline: string, correlationId: string) {
+      armDeadline(orderId: string, deadline: string, correlationId: string, attempt = 0) {
         const timer = setTimeout(
           () => {
             this.deadlines.delete(orderId);
@@ -410,12 +439,16 @@ export function sagaService(config: Config): SagaSchema {
             this.runCommand(ctx, orderId, () => ({ type: "deadline", now: new Date() }), {
               correlationId,
               traceParent: traceParentOf(ctx),
-            }).catch((err: Error) =>
+            }).catch((err: Error) => {
+              // Retried here rather than left to the sweep, which is rare (a full scan on FerretDB).
+              const retryAt = new Date(Date.now() + retryDelayMs(attempt)).toISOString();
               this.logger.warn(
-                { orderId, error: err.message },
-                "deadline handling failed, the sweep will retry",
-              ),
-            );
+                { orderId, error: err.message, attempt },
+                "deadline handling failed, retrying",
+              );
+              if (attempt < IN_MEMORY_RETRIES && this.deadlines)
+                this.armDeadline(orderId, retryAt, correlationId, attempt + 1);
+            });
           },
           Math.max(0, Date.parse(deadline) - Date.now()) + 10,
         );
@@ -423,24 +456,40 @@ export function sagaService(config: Config): SagaSchema {
         this.deadlines.set(orderId, timer);
       },
 
-      /** Resumes sagas after a restart and enforces deadlines, on every node (writes are guarded). */
-      async sweep() {
-        if (this.sweeping) return;
+      releaseLater(orderId: string, attempt: number) {
+        if (attempt >= IN_MEMORY_RETRIES) return; // the sweep takes it from here
+        const timer = setTimeout(() => {
+          this.retries.delete(timer);
+          const ctx: Context = this.broker.ContextFactory.create(this.broker);
+          this.releaseStock(ctx, orderId).catch(() => this.releaseLater(orderId, attempt + 1));
+        }, retryDelayMs(attempt));
+        timer.unref();
+        this.retries.add(timer);
+      },
+
+      /**
+       * Resumes what no node is holding in memory any more: deadlines and stock releases of sagas
+       * whose node died or restarted. One node scans, in one query; it runs at start-up, when a
+       * node leaves and every sweepIntervalMs (a scan reads every order on FerretDB's SQLite
+       * backend, about 0.1 ms each: see docs/infra.md).
+       */
+      async sweep(force = false) {
+        if (this.sweeping || (!force && !isLeader(this.broker, "saga.sweepNow"))) return;
         this.sweeping = true;
         try {
           const now = new Date();
           const ctx: Context = this.broker.ContextFactory.create(this.broker);
-          const due = await ctx.call<Order[], ScanParams>("orders.inFlight", {
+          const found = await ctx.call<Order[], ScanParams>("orders.needingRecovery", {
             dueBefore: now.toISOString(),
-            limit: 200,
+            limit: 400,
           });
-          for (const order of due) {
+          for (const order of found.filter((o) => o.status === "PENDING")) {
             await this.runCommand(ctx, order._id, () => ({ type: "deadline", now: new Date() }), {
               correlationId: order.correlationId,
               traceParent: traceParentOf(ctx),
             });
           }
-          const unreleased = await ctx.call<Order[], ScanParams>("orders.awaitingRelease", { limit: 200 });
+          const unreleased = found.filter((o) => o.status === "CANCELLED" && o.stockHeld);
           for (const order of unreleased) {
             if (now.getTime() - Date.parse(order.updatedAt) < this.settings.releaseGraceMs) continue;
             await this.releaseStock(ctx, order._id);
@@ -453,9 +502,20 @@ export function sagaService(config: Config): SagaSchema {
       },
     },
 
+    events: {
+      // Its deadline timers and pending releases died with it: the leader scans once the
+      // registry has settled.
+      "$node.disconnected"() {
+        const timer = setTimeout(() => void this.sweep(), 1_000);
+        timer.unref();
+        this.retries.add(timer);
+      },
+    },
+
     started() {
       this.sweeping = false;
       this.deadlines = new Map();
+      this.retries = new Set();
       this.sweepTimer = setInterval(() => void this.sweep(), this.settings.sweepIntervalMs);
       this.sweepTimer.unref();
       void this.sweep();
@@ -465,6 +525,8 @@ export function sagaService(config: Config): SagaSchema {
       if (this.sweepTimer) clearInterval(this.sweepTimer);
       for (const timer of this.deadlines.values()) clearTimeout(timer);
       this.deadlines.clear();
+      for (const timer of this.retries) clearTimeout(timer);
+      this.retries.clear();
     },
   };
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -40,6 +41,9 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+
+	logger := newLogger(*logLevel)
+	go newIDIndexWatcher(*dataDir, logger).run(ctx, 200*time.Millisecond)
 
 	log.Printf("ferretdb listening on %s, sqlite in %s", *listen, *dataDir)
 	f.Run(ctx)

@@ -14,6 +14,7 @@ import {
   Partitioners,
   type Producer,
 } from "kafkajs";
+import { deliverByKey } from "./deliver";
 import type {
   Channel,
   ChannelHealth,
@@ -63,6 +64,11 @@ function toReceived(topic: string, partition: number, message: KafkaMessage): Re
     headers: decodeHeaders(message.headers),
   };
 }
+
+/** Messages handled before their offsets are resolved and the group hears a heartbeat. */
+const DELIVERY_SLICE = 256;
+/** Orders handled at the same time per partition. */
+const DELIVERY_CONCURRENCY = 64;
 
 export class KafkaChannel implements Channel {
   readonly kind = "kafka" as const;
@@ -208,24 +214,39 @@ export class KafkaChannel implements Channel {
             autoCommit: true,
             autoCommitInterval: 500,
             partitionsConsumedConcurrently: 3,
-            eachMessage: async ({ topic, partition, message, heartbeat }) => {
-              const received = toReceived(topic, partition, message);
-              for (let retry = 0; ; retry++) {
-                try {
-                  await handler(received);
-                  return;
-                } catch (err) {
-                  if (stopped || this.closed) throw err;
-                  this.options.logger?.("warn", "message handler failed, retrying the same offset", {
-                    topic,
-                    partition,
-                    offset: message.offset,
-                    retry,
-                    error: (err as Error).message,
-                  });
-                  await sleep(Math.min(5_000, 100 * 2 ** Math.min(retry, 6)));
-                  await heartbeat().catch(() => undefined);
-                }
+            // Fetched batches are handled by key (see deliver.ts) in slices, each slice's offsets
+            // resolved only once every message in it is handled.
+            eachBatchAutoResolve: false,
+            eachBatch: async ({
+              batch,
+              resolveOffset,
+              heartbeat,
+              isRunning,
+              isStale,
+              commitOffsetsIfNecessary,
+            }) => {
+              const messages = batch.messages.map((m) => toReceived(batch.topic, batch.partition, m));
+              for (let from = 0; from < messages.length; from += DELIVERY_SLICE) {
+                if (!isRunning() || isStale()) return;
+                const slice = messages.slice(from, from + DELIVERY_SLICE);
+                const handled = await deliverByKey(slice, handler, {
+                  concurrency: DELIVERY_CONCURRENCY,
+                  stopping: () => stopped || this.closed || !isRunning() || isStale(),
+                  retryDelayMs: (retry) => Math.min(5_000, 100 * 2 ** Math.min(retry, 6)),
+                  onRetry: (message, retry, error) =>
+                    this.options.logger?.("warn", "message handler failed, retrying the same offset", {
+                      topic: message.topic,
+                      partition: message.partition,
+                      offset: message.offset,
+                      retry,
+                      error: error.message,
+                    }),
+                  whileWaiting: heartbeat,
+                });
+                if (!handled) return;
+                resolveOffset(slice.at(-1)!.offset);
+                await commitOffsetsIfNecessary();
+                await heartbeat();
               }
             },
           });

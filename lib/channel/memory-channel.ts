@@ -2,6 +2,7 @@
 // partitions, consumer groups with committed offsets that advance only after the handler
 // resolved, redelivery of a rejected message, retention until every known group consumed it.
 import { createHash } from "node:crypto";
+import { deliverByKey } from "./deliver";
 import type {
   Channel,
   ChannelHealth,
@@ -14,6 +15,8 @@ import type {
 
 const PARTITIONS = 3;
 const REDELIVERY_DELAY_MS = 100;
+const DELIVERY_SLICE = 256;
+const DELIVERY_CONCURRENCY = 64;
 
 interface Partition {
   /** Offset of log[0]; the prefix below it was trimmed after every group consumed it. */
@@ -109,37 +112,42 @@ export class MemoryChannel implements Channel {
     }
   }
 
-  /** Delivers one partition's messages one at a time, in order. */
+  /**
+   * Delivers what a partition holds, up to a slice, by key (see deliver.ts); the slice's offsets
+   * are committed once all of it was handled, as the Kafka channel does.
+   */
   private pump(cursor: GroupCursor, p: number): void {
     if (cursor.running[p] || cursor.stopped || !this.connected) return;
     const partition = this.topic(cursor.topic)[p]!;
-    const offset = cursor.committed[p]!;
-    const message = partition.log[offset - partition.base];
-    if (!message) return;
+    const from = cursor.committed[p]!;
+    const start = from - partition.base;
+    const slice = partition.log.slice(start, start + DELIVERY_SLICE);
+    if (slice.length === 0) return;
     // Spread partitions over the group's members, as Kafka's assignment would.
     const handler = cursor.handlers[p % cursor.handlers.length];
     if (!handler) return;
     cursor.running[p] = true;
-    const received: ReceivedMessage = {
-      ...message,
-      topic: cursor.topic,
-      partition: p,
-      offset: String(offset),
-    };
+    const received = slice.map(
+      (message, i): ReceivedMessage => ({
+        ...message,
+        topic: cursor.topic,
+        partition: p,
+        offset: String(from + i),
+      }),
+    );
     const run = (async () => {
-      try {
-        await handler(received);
-        cursor.committed[p] = offset + 1;
+      const handled = await deliverByKey(received, handler, {
+        concurrency: DELIVERY_CONCURRENCY,
+        stopping: () => cursor.stopped || !this.connected,
+        retryDelayMs: () => REDELIVERY_DELAY_MS,
+      });
+      // Not handled (stopping): nothing of the slice is committed, all of it comes again.
+      if (handled) {
+        cursor.committed[p] = from + slice.length;
         this.trim(cursor.topic, p);
-        cursor.running[p] = false;
-        setImmediate(() => this.pump(cursor, p));
-      } catch {
-        // Not handled: the same message comes again, nothing after it is committed first.
-        setTimeout(() => {
-          cursor.running[p] = false;
-          this.pump(cursor, p);
-        }, REDELIVERY_DELAY_MS).unref();
       }
+      cursor.running[p] = false;
+      if (handled) setImmediate(() => this.pump(cursor, p));
     })();
     cursor.inFlight.add(run);
     void run.finally(() => cursor.inFlight.delete(run));

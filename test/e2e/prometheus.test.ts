@@ -35,7 +35,11 @@ describe("Prometheus scrapes the business metrics", { skip, timeout: 120_000 }, 
   before(async () => {
     const metricsPort = await freePort();
     const promPort = await freePort();
-    node = await startEmbeddedNode({ METRICS_PORT: String(metricsPort), PAYMENT_TIMEOUT_MS: "60000" });
+    node = await startEmbeddedNode({
+      METRICS_PORT: String(metricsPort),
+      PAYMENT_TIMEOUT_MS: "60000",
+      STORE_GAUGE_INTERVAL_MS: "1000",
+    });
     writeFileSync(
       join(dir, "prometheus.yml"),
       `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: order-service\n    static_configs:\n      - targets: ["127.0.0.1:${metricsPort}"]\n`,

@@ -1,0 +1,29 @@
+// CPU and memory of the processes under test, from /proc (Linux): what each service node costs.
+import { readFileSync } from "node:fs";
+
+const TICKS_PER_SECOND = 100;
+
+export interface ProcSample {
+  at: number;
+  cpuSeconds: number;
+  rssMb: number;
+}
+
+export function sampleProc(pid: number): ProcSample | undefined {
+  try {
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+    return { at: performance.now(), cpuSeconds: ticks / TICKS_PER_SECOND, rssMb: rssKb / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU use between two samples, in percent of one core. */
+export function cpuPercent(from: ProcSample, to: ProcSample): number {
+  return (100 * (to.cpuSeconds - from.cpuSeconds)) / ((to.at - from.at) / 1000);
+}
