@@ -1,7 +1,7 @@
 // The only public door. Verifies the JWT (jose, algorithm pinned), rate-limits per user, caps
 // the body, and publishes only the hand-written aliases below. Every error leaves as
 // application/problem+json without internal detail.
-import { randomUUID } from "node:crypto";
+import { createSecretKey, type KeyObject, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { importSPKI, type JWTPayload, jwtVerify } from "jose";
 import type { Context, ServiceSchema } from "moleculer";
@@ -15,7 +15,7 @@ import type { AuthenticatedUser, RequestMeta } from "../types/moleculer";
 type GatewayRequest = IncomingMessage & { $ctx?: Context<unknown, RequestMeta>; $params?: unknown };
 
 interface ApiVars {
-  verifyKey: Awaited<ReturnType<typeof importSPKI>> | Uint8Array;
+  verifyKey: Awaited<ReturnType<typeof importSPKI>> | KeyObject;
   algorithm: "HS256" | "RS256";
   limiter: FixedWindowLimiter;
 }
@@ -229,7 +229,9 @@ export function apiService(
         this.verifyKey = await importSPKI(config.jwt.publicKey, "RS256");
       } else {
         this.algorithm = "HS256";
-        this.verifyKey = new TextEncoder().encode(config.jwt.secret);
+        // A key object made once: given raw bytes, jose imports a WebCrypto key on every request
+        // (about a tenth of the CPU per order in the benchmark's profile).
+        this.verifyKey = createSecretKey(Buffer.from(config.jwt.secret!, "utf8"));
       }
     },
   };
