@@ -315,14 +315,6 @@ function completionSummary(name: string, c: Completion, seconds: number): Summar
     .filter((x) => x >= 0)
     .sort((a, b) => a - b);
   const p = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? Number.NaN;
-  if (process.env.BENCH_DUMP) {
-    const t0 = Math.min(...c.placed.values());
-    const rows = [...c.placed.entries()].map(([id, at]) => [
-      Math.round(at - t0),
-      c.done.has(id) ? Math.round(c.done.get(id)! - at) : -1,
-    ]);
-    writeFileSync(`/tmp/p/${name.replace(/\W+/g, "_")}.json`, JSON.stringify(rows));
-  }
   const summary: Summary = {
     requests: ms.length,
     perSecond: ms.length / seconds,
