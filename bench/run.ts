@@ -42,6 +42,7 @@ const SOAK = Number(arg("soak", "0"));
 /** For profiling the service alone: no ceilings, so no ratios either. */
 const SKIP_CEILINGS = args.includes("--skip-ceilings");
 const RESULTS = join(__dirname, "results");
+const WARM_UP_MS = 3_000;
 
 interface Row {
   name: string;
@@ -272,6 +273,12 @@ interface Completion {
   done: Map<string, number>;
 }
 
+/** Not recorded: JIT compilation, connection pools and caches settle before the measurement. */
+async function warmUp(shot: Shot): Promise<void> {
+  await closedLoad("warm-up", shot, CONCURRENCY, WARM_UP_MS);
+  await new Promise((r) => setTimeout(r, 2_000));
+}
+
 /** A shot that places order i and notes when it was accepted, for the completion latency. */
 function placeOrders(
   urlFor: (i: number) => string,
@@ -346,6 +353,7 @@ async function embeddedService(tracing: number): Promise<{ post: Summary; saga: 
   );
   const auth = { authorization: `Bearer ${await token("bench-user")}` };
   const label = tracing > 0 ? `service (embedded, tracing ${tracing * 100}%)` : "service (embedded)";
+  await warmUp(placeOrders(() => url, auth, { placed: new Map(), done: new Map() }));
   const result = await closedLoad(
     label,
     placeOrders(() => url, auth, completion),
@@ -395,6 +403,12 @@ async function clusterService(
     (i) => `${cluster.nodes.get(names[i % nodes]!)!.url}/api/v1/orders`,
     auth,
     completion,
+  );
+  await warmUp(
+    placeOrders((i) => `${cluster.nodes.get(names[i % nodes]!)!.url}/api/v1/orders`, auth, {
+      placed: new Map(),
+      done: new Map(),
+    }),
   );
   const pids = names.map((n) => cluster.nodes.get(n)!.process.pid!);
   const before = pids.map((pid) => sampleProc(pid));

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import Ajv2020 from "ajv/dist/2020";
 import { parse } from "yaml";
+import { sharedMemoryChannel } from "../../lib/channel";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
 import { call, eventually, type JsonResponse } from "../helpers/http";
 import { token } from "../helpers/jwt";
@@ -238,6 +239,40 @@ describe("the saga through the REST API (embedded node)", () => {
     const after = await call<{ total: number }>(node.url, "GET", "/api/v1/orders", { token: alice });
     assert.equal(after.body.total, before.body.total);
     assert.equal(node.embedded.inventory!.reservations().length, reservationsBefore);
+  });
+
+  test("under concurrent load each order's events leave once, in order, and every outbox empties", async () => {
+    const seen: { key: string; type?: string }[] = [];
+    const observer = await sharedMemoryChannel().subscribe(
+      { groupId: `observer-${Date.now()}`, topics: ["orders.events"] },
+      async (m) => {
+        seen.push({ key: m.key, type: m.headers["event-type"] });
+      },
+    );
+    const placed = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => place(alice, order(1000 + i * 100))),
+    );
+    assert.ok(placed.every((r) => r.status === 202));
+    const ids = new Set(placed.map((r) => r.body.id));
+    for (const id of ids) assert.equal((await settled(id)).status, "CONFIRMED");
+    // Publication marks ride on the next write or are written alone after a second.
+    await eventually(
+      async () => {
+        const pending = await node.broker.call<{ _id: string; outboxPending: number }[], object>(
+          "orders.withPendingOutbox",
+          { limit: 1000 },
+        );
+        return pending.some((o) => ids.has(o._id)) ? undefined : true;
+      },
+      10_000,
+      100,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await observer.stop();
+    for (const id of ids) {
+      const types = seen.filter((m) => m.key === id).map((m) => m.type);
+      assert.deepEqual(types, ["OrderCreated", "OrderConfirmed"], `events of ${id}`);
+    }
   });
 
   test("a blocked user is refused with 403", async () => {
