@@ -22,6 +22,11 @@ export interface OrdersSettings {
   pageSizeMax: number;
   /** A publication mark waits this long for the order's next write before it is written alone. */
   markDelayMs: number;
+  /**
+   * Orders kept in memory for the next decision about them (a payment answer, a deadline). A
+   * saga's steps are seconds apart, so a few thousand cover the orders in flight; each costs
+   * several kilobytes of heap (10 000 took the node's RSS from about 185 to 257 MB).
+   */
   recentCapacity: number;
 }
 
@@ -154,7 +159,7 @@ export function ordersService(config: Config): OrdersSchema {
   const schema: OrdersSchema = {
     name: "orders",
     mixins: [dbMixin({ collection: "orders", mongoUrl: config.mongoUrl })],
-    settings: { pageSizeMax: 100, markDelayMs: 1_000, recentCapacity: 10_000 },
+    settings: { pageSizeMax: 100, markDelayMs: 1_000, recentCapacity: 2_000 },
 
     actions: {
       getOwn: {
