@@ -150,7 +150,15 @@ export function apiService(
               .getServiceList({ onlyAvailable: true, skipInternal: true })
               .map((s) => s.name),
           );
-          const services = needed.map((name) => ({ name, available: live.has(name) }));
+          // A service this node runs must have started here: until then another node's copy
+          // would answer for it while this node's part (its relay, its consumer) is not running.
+          const startedHere = new Set(
+            this.broker.registry.getServiceList({ onlyLocal: true, skipInternal: true }).map((s) => s.name),
+          );
+          const services = needed.map((name) => ({
+            name,
+            available: this.broker.getLocalService(name) ? startedHere.has(name) : live.has(name),
+          }));
           let channel: unknown = null;
           if (services.find((s) => s.name === "kafka-bridge")?.available) {
             channel = await ctx.call("kafka-bridge.status").catch(() => null);

@@ -31,8 +31,10 @@ interface BridgeVars {
   relayQueue: OutboxRelayParams[];
   relayInFlight?: Promise<void>;
   relayStopping: boolean;
-  /** Set once started: the orders service on this node hands its writes' events to this relay. */
+  /** Set once the channel is connected; what was queued before goes out then. */
   relayReady: boolean;
+  relayStarted: Promise<void>;
+  markRelayStarted: () => void;
   /** Event ids this node put on Kafka lately: an outbox not yet marked is not sent twice. */
   published: RecentIds;
   counters: { published: number; consumed: number; deadLettered: number; duplicates: number };
@@ -94,11 +96,6 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
           );
         }, this.settings.relayGraceMs).unref();
       },
-      "order.outbox": {
-        handler(ctx: Context<OutboxRelayParams>) {
-          void this.relayOrder(ctx.params);
-        },
-      },
     },
 
     actions: {
@@ -158,6 +155,17 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
           return { replayed: true, key: found.key, topic: Topics.paymentEvents };
         },
       },
+      /**
+       * Another node's orders hand their events here when that node runs no relay. A call, not an
+       * event: an event sent while the registries are still settling can reach nobody.
+       */
+      relay: {
+        visibility: "public",
+        async handler(ctx: Context<OutboxRelayParams>): Promise<boolean> {
+          await this.relayOrder(ctx.params);
+          return true;
+        },
+      },
       relayNow: {
         visibility: "public",
         async handler() {
@@ -173,6 +181,9 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         const entries = params.entries.filter((e) => !this.published.has(e.event.eventId));
         if (entries.length === 0) return Promise.resolve();
         this.relayQueue.push({ id: params.id, entries });
+        // Accepted while starting (the orders service on this node writes before this relay is
+        // connected); sent once started() kicks the queue.
+        if (!this.relayReady) return this.relayStarted.then(() => this.relayInFlight);
         this.relayInFlight ??= this.sendRelayBatch();
         return this.relayInFlight;
       },
@@ -331,6 +342,9 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
       this.relayQueue = [];
       this.relayStopping = false;
       this.relayReady = false;
+      this.relayStarted = new Promise((resolve) => {
+        this.markRelayStarted = resolve;
+      });
       this.published = new RecentIds(20_000);
       this.counters = { published: 0, consumed: 0, deadLettered: 0, duplicates: 0 };
       this.channel = createChannel({
@@ -346,6 +360,8 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
     async started() {
       await this.channel.connect();
       this.relayReady = true;
+      if (this.relayQueue.length > 0) this.relayInFlight ??= this.sendRelayBatch();
+      this.markRelayStarted();
       this.subscription = await this.channel.subscribe(
         { groupId: this.settings.consumerGroup, topics: [Topics.paymentEvents], fromBeginning: true },
         (message) => this.handlePayment(message),

@@ -482,12 +482,22 @@ export function ordersService(config: Config): OrdersSchema {
         if (order.outbox.length === 0) return;
         const payload: OutboxRelayParams = { id: order._id, entries: order.outbox };
         const local = this.broker.getLocalService("kafka-bridge") as unknown as
-          | { relayReady?: boolean }
+          | { relayOrder(params: OutboxRelayParams): Promise<void> }
           | undefined;
-        // Until this node's relay has started, another node's sends it (events stay ordered per
-        // order either way: each send carries the order's whole unpublished outbox).
-        if (local?.relayReady) this.broker.broadcastLocal("order.outbox", payload);
-        else this.broker.emit("order.outbox", payload);
+        // This node's relay takes them even while it is still starting, so one order's events
+        // leave in the order they were written (every write of an order happens on its owner).
+        if (local) {
+          local.relayOrder(payload).catch(() => undefined);
+          return;
+        }
+        this.broker
+          .call("kafka-bridge.relay", payload)
+          .catch((err: Error) =>
+            this.logger.warn(
+              { orderId: order._id, error: err.message },
+              "outbox relay not reached, the relay sweep will publish",
+            ),
+          );
       },
     },
 

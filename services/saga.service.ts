@@ -287,7 +287,10 @@ export function sagaService(config: Config): SagaSchema {
           if (!order) throw new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
           const done: string[] = [];
           if (order.outboxPending > 0) {
-            ctx.emit("order.outbox", { id: order._id, entries: order.outbox } satisfies OutboxRelayParams);
+            await ctx.call("kafka-bridge.relay", {
+              id: order._id,
+              entries: order.outbox,
+            } satisfies OutboxRelayParams);
             done.push(`relaying ${order.outboxPending} event(s)`);
           }
           if (order.status === "PENDING") {

@@ -2,15 +2,16 @@
 // simulators), listening on a free port: the component level of the test pyramid.
 import type { AddressInfo } from "node:net";
 import { type RunningNode, startNode } from "../../index";
-import { loadConfig } from "../../lib/config";
+import { type Config, loadConfig } from "../../lib/config";
 import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from "./jwt";
 
 export interface EmbeddedNode extends RunningNode {
   url: string;
 }
 
-export async function startEmbeddedNode(env: Record<string, string> = {}): Promise<EmbeddedNode> {
-  const config = loadConfig({
+/** The embedded defaults with the test JWT settings, quiet logs and quick retries. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
     PORT: "0",
     BIND_ADDRESS: "127.0.0.1",
     JWT_SECRET: TEST_SECRET,
@@ -22,7 +23,10 @@ export async function startEmbeddedNode(env: Record<string, string> = {}): Promi
     RETRY_MAX_TOTAL_MS: "1000",
     ...env,
   });
-  const node = await startNode(config);
+}
+
+export async function startEmbeddedNode(env: Record<string, string> = {}): Promise<EmbeddedNode> {
+  const node = await startNode(testConfig(env));
   const api = node.broker.getLocalService("api") as unknown as
     | { server: { address(): AddressInfo } }
     | undefined;

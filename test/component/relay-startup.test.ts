@@ -1,0 +1,98 @@
+// A node that joins a running cluster serves requests before its own relay has connected to Kafka.
+// The orders it writes meanwhile must still be published (once), and its readiness must say that
+// its relay is not running yet, even though another node's relay is.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ServiceBroker } from "moleculer";
+import { createOrder } from "../../domain/order";
+import { sharedMemoryChannel } from "../../lib/channel";
+import { apiService } from "../../services/api.service";
+import { kafkaBridgeService } from "../../services/kafka-bridge.service";
+import { ordersService } from "../../services/orders.service";
+import { testConfig } from "../helpers/embedded-node";
+import { eventually } from "../helpers/http";
+
+interface ReadyView {
+  services: { name: string; available: boolean }[];
+}
+
+test("orders written while this node's relay is connecting are published once it connects; readiness waits for it", async () => {
+  const config = testConfig({ KAFKA_TOPIC_PREFIX: `relay-startup-${process.pid}` });
+  const namespace = `relay-${process.pid}-${Date.now()}`;
+  const options = { namespace, transporter: "Fake", logger: false } as const;
+  const early = new ServiceBroker({ ...options, nodeID: "early" });
+  early.createService(ordersService(config));
+  early.createService(kafkaBridgeService(config));
+  const late = new ServiceBroker({ ...options, nodeID: "late" });
+  late.createService(ordersService(config));
+  late.createService(kafkaBridgeService(config));
+  late.createService(apiService(config));
+
+  const channel = sharedMemoryChannel();
+  const seen: string[] = [];
+  const observer = await channel.subscribe(
+    { groupId: `observer-${namespace}`, topics: [`${config.kafkaTopicPrefix}orders.events`] },
+    async (m) => {
+      seen.push(`${m.key}:${m.headers["event-type"]}`);
+    },
+  );
+  const connect = channel.connect.bind(channel);
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let lateStarting: Promise<void> | undefined;
+  try {
+    await early.start();
+    channel.connect = async () => {
+      await gate;
+      await connect();
+    };
+    lateStarting = late.start();
+    const startedOnLate = (name: string) =>
+      late.registry
+        .getServiceList({ onlyLocal: true, skipInternal: true })
+        .some((s: { name: string }) => s.name === name);
+    await eventually(
+      async () => (startedOnLate("orders") && startedOnLate("api") ? true : undefined),
+      5_000,
+      20,
+    );
+
+    const bridgeOnLate = async () => {
+      const view = await late
+        .call<ReadyView, object>("api.ready", {}, { nodeID: "late" })
+        .catch((err: { data?: ReadyView }) => err.data as ReadyView);
+      return view.services.find((s) => s.name === "kafka-bridge")?.available;
+    };
+    assert.equal(await bridgeOnLate(), false, "not ready while its own relay is not running");
+
+    const order = createOrder(
+      { items: [{ productId: "sku-1", quantity: 1, unitPrice: 1500 }], currency: "EUR" },
+      {
+        orderId: `relay-startup-${Date.now()}`,
+        userId: "alice",
+        userVerified: true,
+        correlationId: "c-1",
+        paymentTimeoutMs: 30_000,
+        now: new Date(),
+      },
+    );
+    await late.call("orders.insertNew", { order }, { nodeID: "late" });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(seen, [], "nothing can be sent before the relay is connected");
+
+    open();
+    await lateStarting;
+    await eventually(async () => (seen.length > 0 ? true : undefined), 5_000, 20);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(seen, [`${order._id}:OrderCreated`], "published once, by the node that wrote it");
+    assert.equal(await bridgeOnLate(), true);
+  } finally {
+    channel.connect = connect;
+    open();
+    await lateStarting?.catch(() => undefined);
+    await observer.stop();
+    await Promise.allSettled([late.stop(), early.stop()]);
+  }
+});
