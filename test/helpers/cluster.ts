@@ -26,6 +26,8 @@ export interface ClusterOptions {
   inventoryServiceUrl: string;
   paymentTimeoutMs?: number;
   extraEnv?: Record<string, string>;
+  /** What a node runs: the TypeScript entry through tsx (default), or compiled JS (the benchmark). */
+  nodeArgs?: string[];
 }
 
 let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
@@ -111,7 +113,8 @@ export class Cluster {
     const port = existing?.port ?? nextPort++;
     const env = existing?.env ?? this.nodeEnv(name, port, services);
     const log = createWriteStream(join(LOG_DIR, `${this.id}-${name}.log`), { flags: "a" });
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "index.ts")], {
+    const args = this.options.nodeArgs ?? ["--import", "tsx", join(ROOT, "index.ts")];
+    const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],

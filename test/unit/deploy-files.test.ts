@@ -50,9 +50,26 @@ test("docker-compose.yml parses and every file it names exists", () => {
         assert.ok(existsSync(join(ROOT, host)), `${name}: volume source ${host} exists`);
     }
     for (const arg of service.command ?? []) {
-      if (/\.(ts|js)$/.test(arg)) assert.ok(existsSync(join(ROOT, arg)), `${name}: ${arg} exists`);
+      if (!/\.(ts|js)$/.test(arg)) continue;
+      // dist/ is built inside the image from the TypeScript source next to it.
+      const source = arg.startsWith("dist/") ? arg.slice("dist/".length).replace(/\.js$/, ".ts") : arg;
+      assert.ok(existsSync(join(ROOT, source)), `${name}: ${source} exists`);
     }
   }
+});
+
+test("the image runs compiled JavaScript that the build produces from existing sources", () => {
+  const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
+  const cmd = [...dockerfile.matchAll(/^CMD (\[.*\])$/gm)].at(-1)?.[1];
+  assert.deepEqual(JSON.parse(cmd ?? "[]"), ["node", "dist/index.js"]);
+  assert.match(dockerfile, /npm run build/);
+  const build = JSON.parse(readFileSync(join(ROOT, "tsconfig.build.json"), "utf8")) as { include: string[] };
+  for (const dir of ["*.ts", "services", "simulators"])
+    assert.ok(build.include.includes(dir), `builds ${dir}`);
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  assert.equal(pkg.scripts.build, "tsc -p tsconfig.build.json");
 });
 
 test("docker compose config accepts the file where the Compose plugin is installed", () => {
