@@ -349,12 +349,14 @@ launch_kafka() {
   java_opts+=" -Dlog4j2.configurationFile=$ROOT/infra/kafka/log4j2.yaml"
   # Storage is formatted once per data dir (a restart reuses it, so topics and offsets survive);
   # then the shell becomes the broker (exec), so the pid in the pid file is the JVM's.
+  # An id may start with "-" (base64url): passed as --cluster-id=<id>, never as a separate word,
+  # or the tool's argument parser takes it for an option (1 start in 64 failed that way).
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
   KAFKA_LIBS="$home/libs/*" KAFKA_CONF="$conf" KAFKA_DATA="$data" KAFKA_CLUSTER_ID="$cluster_id" JAVA_OPTS="$java_opts" \
     setsid bash -c '
       if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
-        java $JAVA_OPTS -cp "$KAFKA_LIBS" kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" -c "$KAFKA_CONF" \
+        java $JAVA_OPTS -cp "$KAFKA_LIBS" kafka.tools.StorageTool format --cluster-id="$KAFKA_CLUSTER_ID" -c "$KAFKA_CONF" \
           --ignore-formatted || { echo "kafka storage format failed"; exit 1; }
       fi
       exec java $JAVA_OPTS -cp "$KAFKA_LIBS" kafka.Kafka "$KAFKA_CONF"' kafka.Kafka \
