@@ -541,6 +541,25 @@ ${parts.join("\n")}
  * live in the store, so growth there is a leak. Embedded, the bench process itself, whose
  * in-memory store keeps every order (growth is partly data).
  */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The node's own report of its V8 heap in use, from its Prometheus endpoint. */
+async function heapUsedMb(metricsUrl: string): Promise<number> {
+  const res = await request(metricsUrl);
+  const text = await res.body.text();
+  const line = text.split("\n").find((l) => l.startsWith("process_memory_heap_size_used"));
+  return line ? Number(line.trim().split(/\s+/).at(-1)) / 1048576 : Number.NaN;
+}
+
 async function soak(seconds: number): Promise<void> {
   const brokers = process.env.KAFKA_BROKERS;
   const mongoUrl = process.env.MONGO_URL;
@@ -548,14 +567,18 @@ async function soak(seconds: number): Promise<void> {
   const real = !!(brokers && mongoUrl && natsUrl) && MODE !== "embedded";
   let url: string;
   let rssOf: () => number;
+  // The V8 heap in use (after the last GC) tells a JavaScript leak from native or allocator growth.
+  let heapOf: () => Promise<number> = async () => process.memoryUsage().heapUsed / 1048576;
   let stop: () => Promise<void>;
   if (real) {
+    const metricsPort = await freePort();
     const world = await startWorld(
       { kafkaBrokers: brokers!, mongoUrl: mongoUrl!, natsUrl: natsUrl! },
       { failureRate: 0, failCents: [13], latencyMs: 0 },
       {
         extraEnv: {
           LOG_LEVEL: "warn",
+          METRICS_PORT: String(metricsPort),
           ...(process.env.BENCH_NODE_ENV ? JSON.parse(process.env.BENCH_NODE_ENV) : {}),
         },
         nodeArgs: compiledNodeArgs(),
@@ -564,6 +587,7 @@ async function soak(seconds: number): Promise<void> {
     const node = await world.cluster.startNode("soak");
     url = `${node.url}/api/v1/orders`;
     rssOf = () => sampleProc(node.process.pid!)?.rssMb ?? Number.NaN;
+    heapOf = () => heapUsedMb(`http://127.0.0.1:${metricsPort}/metrics`);
     stop = () => world.stop();
   } else {
     const node = await startEmbeddedNode({ LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "100000000" });
@@ -572,13 +596,15 @@ async function soak(seconds: number): Promise<void> {
     stop = () => node.stop();
   }
   const auth = { authorization: `Bearer ${await token("soak-user")}` };
-  const samples: { t: number; rssMb: number; orders: number }[] = [];
+  const samples: { t: number; rssMb: number; heapMb: number; orders: number }[] = [];
   let placed = 0;
   const t0 = Date.now();
-  const sampler = setInterval(() => {
-    samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: rssOf(), orders: placed });
-    const last = samples.at(-1)!;
-    console.log(`soak t=${last.t}s rss=${fmt(last.rssMb)}MB orders=${last.orders}`);
+  const sampler = setInterval(async () => {
+    const t = Math.round((Date.now() - t0) / 1000);
+    const rssMb = rssOf();
+    const heapMb = await heapOf().catch(() => Number.NaN);
+    samples.push({ t, rssMb, heapMb, orders: placed });
+    console.log(`soak t=${t}s rss=${fmt(rssMb)}MB heap=${fmt(heapMb)}MB orders=${placed}`);
   }, 10_000);
   const result = await closedLoad(
     "soak",
@@ -602,6 +628,11 @@ async function soak(seconds: number): Promise<void> {
   );
   console.log(
     `soak: RSS at 60 s ${fmt(first)} MB, at the end ${fmt(last)} MB, max ${fmt(Math.max(...samples.map((x) => x.rssMb)))} MB; growth ${fmt((last - first) / Math.max(minutes, 1e-9), 2)} MB/min after warm-up`,
+  );
+  const heapFirst = steady[0]?.heapMb ?? Number.NaN;
+  const heapLast = steady.at(-1)?.heapMb ?? Number.NaN;
+  console.log(
+    `soak: V8 heap used at 60 s ${fmt(heapFirst)} MB, at the end ${fmt(heapLast)} MB; growth ${fmt((heapLast - heapFirst) / Math.max(minutes, 1e-9), 2)} MB/min`,
   );
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, "soak.json"), JSON.stringify({ real, seconds, samples }, null, 2));

@@ -49,6 +49,10 @@ interface OrderAdapter {
       query: Record<string, unknown>,
       update: Record<string, unknown>,
     ): Promise<{ matchedCount: number; modifiedCount: number }>;
+    findOne<T>(
+      query: Record<string, unknown>,
+      opts: { projection: Record<string, 0 | 1> },
+    ): Promise<T | null>;
   };
 }
 
@@ -414,7 +418,11 @@ export function ordersService(config: Config): OrdersSchema {
           if (this.writeMode === "owner-checked") {
             // Always the store's version, never this node's cache: while nodes come and go, two
             // of them may each believe they own an order for a moment.
-            const stored = await this.adapter.findOne({ _id: id });
+            // Only the version comes back: less BSON to encode, send and parse per write.
+            const stored = await this.adapter.collection!.findOne<{ version: number }>(
+              { _id: id },
+              { projection: { _id: 0, version: 1 } },
+            );
             if (stored?.version !== version) return false;
             return (await this.adapter.collection!.updateOne({ _id: id }, update)).matchedCount === 1;
           }

@@ -38,6 +38,8 @@ export interface SagaSettings {
   sweepIntervalMs: number;
   /** A cancelled order whose release has not landed after this long is released again by the sweep. */
   releaseGraceMs: number;
+  /** After a failed insert, how long the order may still appear before its reservation is released. */
+  unwrittenReleaseDelayMs: number;
 }
 
 export interface PlaceOrderParams {
@@ -86,6 +88,7 @@ interface SagaMethods {
   sweep(force?: boolean): Promise<void>;
   armDeadline(orderId: string, deadline: string, correlationId: string, attempt?: number): void;
   releaseLater(orderId: string, attempt: number): void;
+  releaseUnlessWritten(orderId: string, attempt: number): void;
   recordMetrics(before: Order, after: Order): void;
   checkUser(ctx: Context, userId: string): Promise<UserCheck>;
 }
@@ -124,6 +127,7 @@ export function sagaService(config: Config): SagaSchema {
       paymentTimeoutMs: config.paymentTimeoutMs,
       sweepIntervalMs: config.sagaSweepIntervalMs,
       releaseGraceMs: 5_000,
+      unwrittenReleaseDelayMs: 5_000,
     },
 
     actions: {
@@ -188,11 +192,18 @@ export function sagaService(config: Config): SagaSchema {
             now: new Date(),
           });
           // Written on its owner node, whose relay then sends OrderCreated.
-          const result = await ctx.call<InsertResult, { order: Order }>(
-            "orders.insertNew",
-            { order },
-            toOwner(this.broker, orderId),
-          );
+          let result: InsertResult;
+          try {
+            result = await ctx.call<InsertResult, { order: Order }>(
+              "orders.insertNew",
+              { order },
+              toOwner(this.broker, orderId),
+            );
+          } catch (err) {
+            // Without the order nothing would ever release this reservation.
+            this.releaseUnlessWritten(orderId, 0);
+            throw err;
+          }
           if (!result.created) return this.orderFor(ctx, result.existing, hash);
           this.armDeadline(orderId, order.paymentDeadline, correlationId);
           this.broker.metrics.increment(METRIC.transitions, { to: "PENDING" });
@@ -466,6 +477,39 @@ export function sagaService(config: Config): SagaSchema {
           const ctx: Context = this.broker.ContextFactory.create(this.broker);
           this.releaseStock(ctx, orderId).catch(() => this.releaseLater(orderId, attempt + 1));
         }, retryDelayMs(attempt));
+        timer.unref();
+        this.retries.add(timer);
+      },
+
+      /**
+       * A failed insert may still have landed (a timeout with the write queued on the owner), or
+       * a client retrying with the same key may write the order meanwhile: the order decides, and
+       * only when there is none after a while is its reservation released.
+       */
+      releaseUnlessWritten(orderId: string, attempt: number) {
+        if (attempt >= IN_MEMORY_RETRIES) {
+          this.logger.error({ orderId }, "reservation of an order that was never written is still held");
+          return;
+        }
+        const timer = setTimeout(
+          async () => {
+            this.retries.delete(timer);
+            const ctx: Context = this.broker.ContextFactory.create(this.broker);
+            try {
+              const written = await ctx.call<Order | null, GetParams>(
+                "orders.get",
+                { id: orderId, fresh: true },
+                toOwner(this.broker, orderId),
+              );
+              if (written) return;
+              await ctx.call("inventory-proxy.release", { orderId });
+              this.logger.warn({ orderId }, "order not written: its reservation was released");
+            } catch {
+              this.releaseUnlessWritten(orderId, attempt + 1);
+            }
+          },
+          attempt === 0 ? this.settings.unwrittenReleaseDelayMs : retryDelayMs(attempt),
+        );
         timer.unref();
         this.retries.add(timer);
       },

@@ -275,6 +275,41 @@ describe("the saga through the REST API (embedded node)", () => {
     }
   });
 
+  test("an order that could not be written gives its reservation back; a retry with the key succeeds", async () => {
+    const saga = node.broker.getLocalService("saga") as unknown as {
+      settings: { unwrittenReleaseDelayMs: number };
+    };
+    const orders = node.broker.getLocalService("orders") as unknown as {
+      adapter: { insert(doc: unknown): Promise<unknown> };
+    };
+    const insert = orders.adapter.insert;
+    const delay = saga.settings.unwrittenReleaseDelayMs;
+    saga.settings.unwrittenReleaseDelayMs = 100;
+    const stockBefore = node.embedded.inventory!.stock("sku-unwritten");
+    const reservationOf = () =>
+      node.embedded.inventory!.reservations().find((r) => r.items[0]?.productId === "sku-unwritten");
+    orders.adapter.insert = async () => {
+      throw new Error("store unavailable");
+    };
+    try {
+      const res = await place(alice, order(4100, "sku-unwritten"), { "Idempotency-Key": "unwritten-1" });
+      assert.ok(res.status >= 500, `the client is told to retry (${res.status})`);
+      conforms(res, "Problem");
+      assert.equal(reservationOf()?.status, "RESERVED", "reserved before the write failed");
+    } finally {
+      orders.adapter.insert = insert;
+    }
+    await eventually(async () => (reservationOf()?.status === "RELEASED" ? true : undefined), 5_000, 20);
+    assert.equal(node.embedded.inventory!.stock("sku-unwritten"), stockBefore, "stock given back");
+
+    // The client's retry reserves again and the order is written: its reservation stays held.
+    const retried = await place(alice, order(4100, "sku-unwritten"), { "Idempotency-Key": "unwritten-1" });
+    assert.equal(retried.status, 202);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(reservationOf()?.status, "RESERVED");
+    saga.settings.unwrittenReleaseDelayMs = delay;
+  });
+
   test("a blocked user is refused with 403", async () => {
     const res = await place(await token("blocked-carol"), order());
     assert.equal(res.status, 403);
