@@ -11,6 +11,7 @@ import { createChannel } from "../lib/channel";
 import { type Channel, type ReceivedMessage, type Subscription, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
 import { isLeader, toOwner } from "../lib/order-owner";
+import { every, type Periodic, PHASE } from "../lib/periodic";
 import { parentSpanOf } from "../lib/trace";
 import type { MarkPublishedParams, OutboxRelayParams, ScanParams } from "./orders.service";
 import type { ApplyPaymentParams, PaymentOutcome } from "./saga.service";
@@ -25,7 +26,7 @@ export interface BridgeSettings {
 interface BridgeVars {
   channel: Channel;
   subscription?: Subscription;
-  relayTimer?: NodeJS.Timeout;
+  relayTimer?: Periodic;
   lagTimer?: NodeJS.Timeout;
   /** Outbox events waiting for the next send; sends are one at a time, so order is kept. */
   relayQueue: OutboxRelayParams[];
@@ -366,12 +367,11 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         { groupId: this.settings.consumerGroup, topics: [Topics.paymentEvents], fromBeginning: true },
         (message) => this.handlePayment(message),
       );
-      this.relayTimer = setInterval(() => {
+      this.relayTimer = every(this.settings.relayIntervalMs, PHASE.relaySweep, () => {
         this.relaySweep().catch((err: Error) =>
           this.logger.warn({ error: err.message }, "relay sweep failed"),
         );
-      }, this.settings.relayIntervalMs);
-      this.relayTimer.unref();
+      });
       if (this.broker.isMetricsEnabled()) {
         this.lagTimer = setInterval(() => {
           this.channel
@@ -386,7 +386,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
     },
 
     async stopped() {
-      if (this.relayTimer) clearInterval(this.relayTimer);
+      this.relayTimer?.stop();
       if (this.lagTimer) clearInterval(this.lagTimer);
       await this.subscription?.stop();
       this.relayReady = false;

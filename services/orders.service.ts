@@ -15,6 +15,7 @@ import {
 import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
 import { isLeader, KeyedMutex } from "../lib/order-owner";
+import { every, type Periodic, PHASE } from "../lib/periodic";
 import { dbMixin } from "../mixins/db.mixin";
 import type { RequestMeta } from "../types/moleculer";
 
@@ -53,6 +54,11 @@ interface OrderAdapter {
       query: Record<string, unknown>,
       opts: { projection: Record<string, 0 | 1> },
     ): Promise<T | null>;
+    aggregate<T>(pipeline: Record<string, unknown>[]): { toArray(): Promise<T[]> };
+    find<T>(
+      query: Record<string, unknown>,
+      opts: { projection: Record<string, 0 | 1>; limit: number },
+    ): { toArray(): Promise<T[]> };
   };
 }
 
@@ -109,7 +115,7 @@ export type ApplyResult = { applied: true; order: Order } | { applied: false; cu
 
 interface OrdersVars {
   adapter: OrderAdapter;
-  gaugeTimer?: NodeJS.Timeout;
+  gaugeTimer?: Periodic;
   writeMode: WriteMode;
   writes: KeyedMutex;
   recent: RecentOrders;
@@ -117,7 +123,20 @@ interface OrdersVars {
   pendingMarks: Map<string, { eventIds: Set<string>; timer: NodeJS.Timeout }>;
 }
 
+export interface OutboxBacklog {
+  events: number;
+  orders: number;
+  oldestAgeSeconds: number;
+}
+
+export interface StoreFigures {
+  byStatus: Record<OrderStatus, number>;
+  backlog: OutboxBacklog;
+}
+
 interface OrdersMethods {
+  pendingOutboxes(): Promise<Pick<Order, "outbox" | "outboxPending">[]>;
+  backlogOf(pending: Pick<Order, "outbox" | "outboxPending">[]): OutboxBacklog;
   casUpdate(id: string, version: number, fields: Partial<Order>): Promise<boolean>;
   readFresh(id: string): Promise<Order | null>;
   relay(order: Order): void;
@@ -395,17 +414,38 @@ export function ordersService(config: Config): OrdersSchema {
 
       outboxBacklog: {
         visibility: "public",
-        async handler(): Promise<{ events: number; orders: number; oldestAgeSeconds: number }> {
-          const pending = await this.adapter.find({ query: { outboxPending: { $gt: 0 } }, limit: 10_000 });
-          const oldest = pending.reduce(
-            (min, o) => Math.min(min, ...o.outbox.map((e) => Date.parse(e.event.occurredAt))),
-            Number.POSITIVE_INFINITY,
-          );
-          return {
-            events: pending.reduce((n, o) => n + o.outboxPending, 0),
-            orders: pending.length,
-            oldestAgeSeconds: Number.isFinite(oldest) ? (Date.now() - oldest) / 1000 : 0,
-          };
+        async handler(): Promise<OutboxBacklog> {
+          return this.backlogOf(await this.pendingOutboxes());
+        },
+      },
+
+      /**
+       * Everything the store-wide gauges show, in two scans: one aggregation for the counts by
+       * status and the outbox total, then the outboxes still pending (few: marks follow within a
+       * second). On FerretDB's SQLite backend every scan reads every order (docs/infra.md).
+       */
+      storeFigures: {
+        visibility: "public",
+        async handler(): Promise<StoreFigures> {
+          const byStatus: Record<OrderStatus, number> = { PENDING: 0, CONFIRMED: 0, CANCELLED: 0 };
+          const collection = this.adapter.collection;
+          if (!collection) {
+            for (const status of Object.keys(byStatus) as OrderStatus[])
+              byStatus[status] = await this.adapter.count({ query: { status } });
+            return { byStatus, backlog: this.backlogOf(await this.pendingOutboxes()) };
+          }
+          const groups = await collection
+            .aggregate<{ _id: OrderStatus; n: number; events: number }>([
+              { $group: { _id: "$status", n: { $sum: 1 }, events: { $sum: "$outboxPending" } } },
+            ])
+            .toArray();
+          for (const g of groups) if (g._id in byStatus) byStatus[g._id] = g.n;
+          const events = groups.reduce((n, g) => n + g.events, 0);
+          const backlog =
+            events > 0
+              ? this.backlogOf(await this.pendingOutboxes())
+              : { events: 0, orders: 0, oldestAgeSeconds: 0 };
+          return { byStatus, backlog };
         },
       },
     },
@@ -431,6 +471,29 @@ export function ordersService(config: Config): OrdersSchema {
             return (await this.adapter.collection.updateOne(query, update)).modifiedCount === 1;
           return (await this.adapter.updateMany(query, update)) === 1;
         });
+      },
+
+      async pendingOutboxes(): Promise<Pick<Order, "outbox" | "outboxPending">[]> {
+        const query = { outboxPending: { $gt: 0 } };
+        if (!this.adapter.collection) return this.adapter.find({ query, limit: 10_000 });
+        return this.adapter.collection
+          .find<Pick<Order, "outbox" | "outboxPending">>(query, {
+            projection: { _id: 0, outbox: 1, outboxPending: 1 },
+            limit: 10_000,
+          })
+          .toArray();
+      },
+
+      backlogOf(pending: Pick<Order, "outbox" | "outboxPending">[]): OutboxBacklog {
+        const oldest = pending.reduce(
+          (min, o) => Math.min(min, ...o.outbox.map((e) => Date.parse(e.event.occurredAt))),
+          Number.POSITIVE_INFINITY,
+        );
+        return {
+          events: pending.reduce((n, o) => n + o.outboxPending, 0),
+          orders: pending.length,
+          oldestAgeSeconds: Number.isFinite(oldest) ? (Date.now() - oldest) / 1000 : 0,
+        };
       },
 
       async readFresh(id: string): Promise<Order | null> {
@@ -533,27 +596,22 @@ export function ordersService(config: Config): OrdersSchema {
       const update = async () => {
         if (!isLeader(this.broker, "orders.countByStatus")) return;
         try {
-          const counts = await this.actions.countByStatus();
-          for (const [status, n] of Object.entries(counts as Record<string, number>)) {
+          const { byStatus, backlog } = (await this.actions.storeFigures()) as StoreFigures;
+          for (const [status, n] of Object.entries(byStatus)) {
             this.broker.metrics.set(METRIC.ordersByStatus, n, { status });
           }
-          const backlog = (await this.actions.outboxBacklog()) as {
-            events: number;
-            oldestAgeSeconds: number;
-          };
           this.broker.metrics.set(METRIC.outboxBacklog, backlog.events);
           this.broker.metrics.set(METRIC.outboxOldestAge, backlog.oldestAgeSeconds);
         } catch (err) {
           this.logger.warn({ error: (err as Error).message }, "store gauges not updated");
         }
       };
-      this.gaugeTimer = setInterval(update, config.storeGaugeIntervalMs);
-      this.gaugeTimer.unref();
+      this.gaugeTimer = every(config.storeGaugeIntervalMs, PHASE.storeGauges, () => void update());
       setTimeout(update, 1_000).unref();
     },
 
     async stopped() {
-      if (this.gaugeTimer) clearInterval(this.gaugeTimer);
+      this.gaugeTimer?.stop();
       // Marks still waiting are written now, so that a restart does not publish them again.
       const ids = [...this.pendingMarks.keys()];
       for (const { timer } of this.pendingMarks.values()) clearTimeout(timer);

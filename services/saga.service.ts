@@ -21,6 +21,7 @@ import { INVENTORY_RETRY_AFTER_SECONDS, type UserCheck, userFallback } from "../
 import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
 import { isLeader, toOwner } from "../lib/order-owner";
+import { every, type Periodic, PHASE } from "../lib/periodic";
 import { traceParentOf } from "../lib/trace";
 import { breakerViewMixin } from "../mixins/breaker-view.mixin";
 import type { RequestMeta } from "../types/moleculer";
@@ -64,7 +65,7 @@ export type PaymentOutcome =
   | { outcome: "rejected"; why: string };
 
 interface SagaVars {
-  sweepTimer?: NodeJS.Timeout;
+  sweepTimer?: Periodic;
   sweeping: boolean;
   /** Deadlines of the sagas this node started; the sweep covers those of nodes that died. */
   deadlines: Map<string, NodeJS.Timeout>;
@@ -563,13 +564,12 @@ export function sagaService(config: Config): SagaSchema {
       this.sweeping = false;
       this.deadlines = new Map();
       this.retries = new Set();
-      this.sweepTimer = setInterval(() => void this.sweep(), this.settings.sweepIntervalMs);
-      this.sweepTimer.unref();
+      this.sweepTimer = every(this.settings.sweepIntervalMs, PHASE.recoverySweep, () => void this.sweep());
       void this.sweep();
     },
 
     stopped() {
-      if (this.sweepTimer) clearInterval(this.sweepTimer);
+      this.sweepTimer?.stop();
       for (const timer of this.deadlines.values()) clearTimeout(timer);
       this.deadlines.clear();
       for (const timer of this.retries) clearTimeout(timer);
