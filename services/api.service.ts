@@ -10,6 +10,7 @@ import ApiGateway from "moleculer-web";
 import { toProblem } from "../domain/problem";
 import { FixedWindowLimiter } from "../domain/rate-limit";
 import type { Config } from "../lib/config";
+import { type VerifiedClaims, VerifiedTokens } from "../lib/verified-tokens";
 import type { AuthenticatedUser, RequestMeta } from "../types/moleculer";
 
 type GatewayRequest = IncomingMessage & { $ctx?: Context<unknown, RequestMeta>; $params?: unknown };
@@ -18,9 +19,11 @@ interface ApiVars {
   verifyKey: Awaited<ReturnType<typeof importSPKI>> | KeyObject;
   algorithm: "HS256" | "RS256";
   limiter: FixedWindowLimiter;
+  verifiedTokens: VerifiedTokens;
 }
 
 interface ApiMethods {
+  verifyToken(token: string): Promise<VerifiedClaims>;
   authenticate(
     ctx: Context<unknown, RequestMeta>,
     route: unknown,
@@ -30,6 +33,11 @@ interface ApiMethods {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The clock skew accepted on exp and nbf, by jose and by the cache of verified tokens alike. */
+const TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
+/** Distinct live tokens remembered (a few hundred bytes each). */
+const VERIFIED_TOKENS_KEPT = 10_000;
 
 class ApiClientError extends Errors.MoleculerClientError {}
 
@@ -184,6 +192,37 @@ export function apiService(
     },
 
     methods: {
+      async verifyToken(token: string): Promise<VerifiedClaims> {
+        let payload: JWTPayload;
+        try {
+          ({ payload } = await jwtVerify(token, this.verifyKey, {
+            algorithms: [this.algorithm],
+            issuer: config.jwt.issuer,
+            audience: config.jwt.audience,
+            requiredClaims: ["sub", "exp"],
+            clockTolerance: TOKEN_CLOCK_TOLERANCE_SECONDS,
+          }));
+        } catch {
+          // One answer for every failure: which check failed is nobody's business outside.
+          throw new ApiClientError("Invalid or expired token", 401, "UNAUTHORIZED");
+        }
+        const sub = payload.sub;
+        if (
+          typeof sub !== "string" ||
+          sub.length < 1 ||
+          sub.length > 128 ||
+          typeof payload.exp !== "number"
+        ) {
+          throw new ApiClientError("Invalid or expired token", 401, "UNAUTHORIZED");
+        }
+        const roles = Array.isArray(payload.roles)
+          ? payload.roles.filter((r): r is string => typeof r === "string")
+          : [];
+        const claims = { sub, roles, exp: payload.exp };
+        this.verifiedTokens.remember(token, claims);
+        return claims;
+      },
+
       async authenticate(
         ctx: Context<unknown, RequestMeta>,
         _route: unknown,
@@ -193,33 +232,16 @@ export function apiService(
         if (!header?.startsWith("Bearer ")) {
           throw new ApiClientError("Missing bearer token", 401, "UNAUTHORIZED");
         }
-        let payload: JWTPayload;
-        try {
-          ({ payload } = await jwtVerify(header.slice(7).trim(), this.verifyKey, {
-            algorithms: [this.algorithm],
-            issuer: config.jwt.issuer,
-            audience: config.jwt.audience,
-            requiredClaims: ["sub", "exp"],
-            clockTolerance: 5,
-          }));
-        } catch {
-          // One answer for every failure: which check failed is nobody's business outside.
-          throw new ApiClientError("Invalid or expired token", 401, "UNAUTHORIZED");
-        }
-        const sub = payload.sub;
-        if (typeof sub !== "string" || sub.length < 1 || sub.length > 128) {
-          throw new ApiClientError("Invalid or expired token", 401, "UNAUTHORIZED");
-        }
+        const token = header.slice(7).trim();
+        const claims = this.verifiedTokens.get(token, Date.now()) ?? (await this.verifyToken(token));
+        const sub = claims.sub;
         const verdict = this.limiter.hit(sub, Date.now());
         if (!verdict.allowed) {
           throw new ApiClientError("Rate limit exceeded", 429, "RATE_LIMITED", {
             retryAfter: verdict.retryAfterSeconds,
           });
         }
-        const roles = Array.isArray(payload.roles)
-          ? payload.roles.filter((r): r is string => typeof r === "string")
-          : [];
-        const user: AuthenticatedUser = { id: sub, roles };
+        const user: AuthenticatedUser = { id: sub, roles: claims.roles };
         ctx.meta.user = user;
         return user;
       },
@@ -227,6 +249,7 @@ export function apiService(
 
     async created() {
       this.limiter = new FixedWindowLimiter(config.rateLimitPerMinute, 60_000);
+      this.verifiedTokens = new VerifiedTokens(VERIFIED_TOKENS_KEPT, TOKEN_CLOCK_TOLERANCE_SECONDS);
     },
 
     async started() {

@@ -90,6 +90,17 @@ describe("security of the REST API (embedded node, HS256)", () => {
         assert.equal(await count(alice), before);
       });
     }
+    test("a token accepted before is refused once it expires; a copy with another signature is refused", async () => {
+      // Expired 3 s ago: inside the 5 s clock tolerance for 2 more seconds.
+      const tok = await token("alice", { expiresIn: -3 });
+      assert.equal((await call(node.url, "GET", "/api/v1/orders", { token: tok })).status, 200);
+      assert.equal((await call(node.url, "GET", "/api/v1/orders", { token: tok })).status, 200);
+      const signature = tok.slice(tok.lastIndexOf(".") + 1);
+      const forged = `${tok.slice(0, tok.lastIndexOf(".") + 1)}${signature.startsWith("A") ? "B" : "A"}${signature.slice(1)}`;
+      isProblem(await call(node.url, "GET", "/api/v1/orders", { token: forged }), 401);
+      await new Promise((r) => setTimeout(r, 2_300));
+      isProblem(await call(node.url, "GET", "/api/v1/orders", { token: tok }), 401);
+    });
     test("a token in the query string or as Basic auth is not accepted", async () => {
       isProblem(await call(node.url, "GET", `/api/v1/orders?access_token=${alice}`), 401);
       isProblem(
