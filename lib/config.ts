@@ -101,7 +101,7 @@ export function loadConfig(env: Env = process.env): Config {
     kafkaTopicPrefix: optional(env, "KAFKA_TOPIC_PREFIX") ?? "",
     kafkaConsumerGroup: optional(env, "KAFKA_CONSUMER_GROUP") ?? "order-service",
     paymentTimeoutMs: int(env, "PAYMENT_TIMEOUT_MS", 30_000, 100),
-    sagaSweepIntervalMs: int(env, "SAGA_SWEEP_INTERVAL_MS", 60_000, 100),
+    sagaSweepIntervalMs: int(env, "SAGA_SWEEP_INTERVAL_MS", 300_000, 100),
     storeGaugeIntervalMs: int(env, "STORE_GAUGE_INTERVAL_MS", 60_000, 1_000),
     httpTimeoutMs: int(env, "HTTP_TIMEOUT_MS", 2_000, 10),
     requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100),

@@ -121,6 +121,7 @@ interface OrdersVars {
   recent: RecentOrders;
   /** Published event ids per order, written with the order's next write or after markDelayMs. */
   pendingMarks: Map<string, { eventIds: Set<string>; timer: NodeJS.Timeout }>;
+  stopping: boolean;
 }
 
 export interface OutboxBacklog {
@@ -141,6 +142,7 @@ interface OrdersMethods {
   readFresh(id: string): Promise<Order | null>;
   relay(order: Order): void;
   flushMarks(id: string): Promise<void>;
+  scheduleFlush(id: string): NodeJS.Timeout;
   withoutMarked(id: string, fields: Partial<Order>): Partial<Order>;
   settleMarks(id: string, written: Partial<Order>): void;
 }
@@ -305,16 +307,7 @@ export function ordersService(config: Config): OrdersSchema {
             for (const eventId of eventIds) pending.eventIds.add(eventId);
             return true;
           }
-          const timer = setTimeout(() => {
-            this.flushMarks(id).catch((err: Error) =>
-              this.logger.warn(
-                { orderId: id, error: err.message },
-                "outbox mark failed, the relay sweep will republish",
-              ),
-            );
-          }, this.settings.markDelayMs);
-          timer.unref();
-          this.pendingMarks.set(id, { eventIds: new Set(eventIds), timer });
+          this.pendingMarks.set(id, { eventIds: new Set(eventIds), timer: this.scheduleFlush(id) });
           return true;
         },
       },
@@ -523,24 +516,50 @@ export function ordersService(config: Config): OrdersSchema {
         }
       },
 
+      scheduleFlush(id: string): NodeJS.Timeout {
+        const timer = setTimeout(() => {
+          this.flushMarks(id).catch((err: Error) =>
+            this.logger.warn(
+              { orderId: id, error: err.message },
+              "outbox mark failed, the relay sweep will republish",
+            ),
+          );
+        }, this.settings.markDelayMs);
+        timer.unref();
+        return timer;
+      },
+
+      /**
+       * Writes the marks of one order. Marks that arrived while it ran get a flush of their own;
+       * marks it could not write are dropped (their events stay in the outbox: the relay sweep
+       * sends them again and consumers drop the duplicates), so none is held for ever.
+       */
       async flushMarks(id: string): Promise<void> {
-        for (let attempt = 0; attempt < 10 && this.pendingMarks.has(id); attempt++) {
-          const order = (attempt === 0 && this.recent.get(id)) || (await this.readFresh(id));
-          if (!order) {
-            this.pendingMarks.delete(id);
-            return;
+        let written = false;
+        try {
+          for (let attempt = 0; attempt < 10 && !written && this.pendingMarks.has(id); attempt++) {
+            const order = (attempt === 0 && this.recent.get(id)) || (await this.readFresh(id));
+            const marks = this.pendingMarks.get(id);
+            if (!order || !marks) return;
+            const outbox = order.outbox.filter((e) => !marks.eventIds.has(e.event.eventId));
+            if (outbox.length === order.outbox.length) {
+              written = true;
+              for (const eventId of [...marks.eventIds])
+                if (!order.outbox.some((e) => e.event.eventId === eventId)) marks.eventIds.delete(eventId);
+              return;
+            }
+            if (await this.casUpdate(id, order.version, { outbox, outboxPending: outbox.length })) {
+              written = true;
+              this.settleMarks(id, { outbox });
+              this.recent.set({ ...order, outbox, outboxPending: outbox.length, version: order.version + 1 });
+            }
           }
-          const marks = this.pendingMarks.get(id);
-          if (!marks) return;
-          const outbox = order.outbox.filter((e) => !marks.eventIds.has(e.event.eventId));
-          if (outbox.length === order.outbox.length) {
-            this.pendingMarks.delete(id);
-            return;
-          }
-          if (await this.casUpdate(id, order.version, { outbox, outboxPending: outbox.length })) {
-            this.settleMarks(id, { outbox });
-            this.recent.set({ ...order, outbox, outboxPending: outbox.length, version: order.version + 1 });
-            return;
+        } finally {
+          const left = this.pendingMarks.get(id);
+          if (left) {
+            clearTimeout(left.timer);
+            if (written && left.eventIds.size > 0 && !this.stopping) left.timer = this.scheduleFlush(id);
+            else this.pendingMarks.delete(id);
           }
         }
       },
@@ -561,14 +580,15 @@ export function ordersService(config: Config): OrdersSchema {
           local.relayOrder(payload).catch(() => undefined);
           return;
         }
-        this.broker
-          .call("kafka-bridge.relay", payload)
-          .catch((err: Error) =>
-            this.logger.warn(
-              { orderId: order._id, error: err.message },
-              "outbox relay not reached, the relay sweep will publish",
-            ),
+        this.broker.call("kafka-bridge.relay", payload).catch((err: Error) => {
+          this.logger.warn(
+            { orderId: order._id, error: err.message },
+            "outbox relay not reached, asking for a relay sweep",
           );
+          setTimeout(() => {
+            this.broker.call("kafka-bridge.relayNow").catch(() => undefined);
+          }, 2_000).unref();
+        });
       },
     },
 
@@ -586,6 +606,7 @@ export function ordersService(config: Config): OrdersSchema {
       this.writes = new KeyedMutex();
       this.recent = new RecentOrders(this.settings.recentCapacity);
       this.pendingMarks = new Map();
+      this.stopping = false;
       this.writeMode = "guarded";
     },
 
@@ -613,6 +634,7 @@ export function ordersService(config: Config): OrdersSchema {
     async stopped() {
       this.gaugeTimer?.stop();
       // Marks still waiting are written now, so that a restart does not publish them again.
+      this.stopping = true;
       const ids = [...this.pendingMarks.keys()];
       for (const { timer } of this.pendingMarks.values()) clearTimeout(timer);
       await Promise.allSettled(ids.map((id) => this.flushMarks(id)));

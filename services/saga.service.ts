@@ -41,6 +41,8 @@ export interface SagaSettings {
   releaseGraceMs: number;
   /** After a failed insert, how long the order may still appear before its reservation is released. */
   unwrittenReleaseDelayMs: number;
+  /** First delay of the in-memory retries (deadlines, releases, requested sweeps); doubles up to 30 s. */
+  retryBaseMs: number;
 }
 
 export interface PlaceOrderParams {
@@ -71,11 +73,14 @@ interface SagaVars {
   deadlines: Map<string, NodeJS.Timeout>;
   /** Pending in-memory retries (stock releases, post-failure sweeps). */
   retries: Set<NodeJS.Timeout>;
+  /** A sweep asked for because this node gave something up; retried until one succeeds. */
+  sweepRequest?: NodeJS.Timeout;
+  running: boolean;
 }
 
 /** Failed deadline writes and stock releases are retried in memory this many times. */
 const IN_MEMORY_RETRIES = 8;
-const retryDelayMs = (attempt: number) => Math.min(30_000, 500 * 2 ** attempt);
+const retryDelayMs = (attempt: number, baseMs: number) => Math.min(30_000, baseMs * 2 ** attempt);
 
 interface SagaMethods {
   orderFor(ctx: Context<unknown, RequestMeta>, existing: Order, hash: string): OrderView;
@@ -86,7 +91,8 @@ interface SagaMethods {
     trace: { correlationId: string; traceParent?: string },
   ): Promise<{ order: Order | null; decision: ReturnType<typeof decide> | null }>;
   releaseStock(ctx: Context, orderId: string): Promise<void>;
-  sweep(force?: boolean): Promise<void>;
+  sweep(force?: boolean): Promise<boolean>;
+  requestSweep(attempt: number): void;
   armDeadline(orderId: string, deadline: string, correlationId: string, attempt?: number): void;
   releaseLater(orderId: string, attempt: number): void;
   releaseUnlessWritten(orderId: string, attempt: number): void;
@@ -129,6 +135,7 @@ export function sagaService(config: Config): SagaSchema {
       sweepIntervalMs: config.sagaSweepIntervalMs,
       releaseGraceMs: 5_000,
       unwrittenReleaseDelayMs: 5_000,
+      retryBaseMs: 500,
     },
 
     actions: {
@@ -329,8 +336,7 @@ export function sagaService(config: Config): SagaSchema {
       sweepNow: {
         visibility: "public",
         async handler() {
-          await this.sweep(true);
-          return { swept: true };
+          return { swept: await this.sweep(true) };
         },
       },
     },
@@ -456,13 +462,16 @@ export function sagaService(config: Config): SagaSchema {
               traceParent: traceParentOf(ctx),
             }).catch((err: Error) => {
               // Retried here rather than left to the sweep, which is rare (a full scan on FerretDB).
-              const retryAt = new Date(Date.now() + retryDelayMs(attempt)).toISOString();
+              const retryAt = new Date(
+                Date.now() + retryDelayMs(attempt, this.settings.retryBaseMs),
+              ).toISOString();
               this.logger.warn(
                 { orderId, error: err.message, attempt },
                 "deadline handling failed, retrying",
               );
-              if (attempt < IN_MEMORY_RETRIES && this.deadlines)
-                this.armDeadline(orderId, retryAt, correlationId, attempt + 1);
+              if (!this.deadlines) return;
+              if (attempt < IN_MEMORY_RETRIES) this.armDeadline(orderId, retryAt, correlationId, attempt + 1);
+              else this.requestSweep(0);
             });
           },
           Math.max(0, Date.parse(deadline) - Date.now()) + 10,
@@ -472,12 +481,18 @@ export function sagaService(config: Config): SagaSchema {
       },
 
       releaseLater(orderId: string, attempt: number) {
-        if (attempt >= IN_MEMORY_RETRIES) return; // the sweep takes it from here
-        const timer = setTimeout(() => {
-          this.retries.delete(timer);
-          const ctx: Context = this.broker.ContextFactory.create(this.broker);
-          this.releaseStock(ctx, orderId).catch(() => this.releaseLater(orderId, attempt + 1));
-        }, retryDelayMs(attempt));
+        if (attempt >= IN_MEMORY_RETRIES) {
+          this.requestSweep(0);
+          return;
+        }
+        const timer = setTimeout(
+          () => {
+            this.retries.delete(timer);
+            const ctx: Context = this.broker.ContextFactory.create(this.broker);
+            this.releaseStock(ctx, orderId).catch(() => this.releaseLater(orderId, attempt + 1));
+          },
+          retryDelayMs(attempt, this.settings.retryBaseMs),
+        );
         timer.unref();
         this.retries.add(timer);
       },
@@ -502,14 +517,21 @@ export function sagaService(config: Config): SagaSchema {
                 { id: orderId, fresh: true },
                 toOwner(this.broker, orderId),
               );
-              if (written) return;
+              if (written) {
+                // Written after all, but no deadline was armed for it when the insert failed.
+                if (written.status === "PENDING")
+                  this.armDeadline(orderId, written.paymentDeadline, written.correlationId);
+                return;
+              }
               await ctx.call("inventory-proxy.release", { orderId });
               this.logger.warn({ orderId }, "order not written: its reservation was released");
             } catch {
               this.releaseUnlessWritten(orderId, attempt + 1);
             }
           },
-          attempt === 0 ? this.settings.unwrittenReleaseDelayMs : retryDelayMs(attempt),
+          attempt === 0
+            ? this.settings.unwrittenReleaseDelayMs
+            : retryDelayMs(attempt, this.settings.retryBaseMs),
         );
         timer.unref();
         this.retries.add(timer);
@@ -522,7 +544,7 @@ export function sagaService(config: Config): SagaSchema {
        * backend, about 0.1 ms each: see docs/infra.md).
        */
       async sweep(force = false) {
-        if (this.sweeping || (!force && !isLeader(this.broker, "saga.sweepNow"))) return;
+        if (this.sweeping || (!force && !isLeader(this.broker, "saga.sweepNow"))) return !this.sweeping;
         this.sweeping = true;
         try {
           const now = new Date();
@@ -542,11 +564,33 @@ export function sagaService(config: Config): SagaSchema {
             if (now.getTime() - Date.parse(order.updatedAt) < this.settings.releaseGraceMs) continue;
             await this.releaseStock(ctx, order._id);
           }
+          return true;
         } catch (err) {
           this.logger.warn({ error: (err as Error).message }, "saga sweep failed, will retry");
+          return false;
         } finally {
           this.sweeping = false;
         }
+      },
+
+      /**
+       * This node gave up retrying something in memory (the store or a dependency was down for
+       * minutes): one sweep, on any node, now rather than at the next periodic backstop.
+       */
+      requestSweep(attempt: number) {
+        if (this.sweepRequest || !this.running) return;
+        this.sweepRequest = setTimeout(
+          async () => {
+            this.sweepRequest = undefined;
+            const done = await this.broker
+              .call<{ swept: boolean }>("saga.sweepNow")
+              .then((r) => r.swept)
+              .catch(() => false);
+            if (!done) this.requestSweep(attempt + 1);
+          },
+          attempt === 0 ? 1_000 : retryDelayMs(attempt, this.settings.retryBaseMs),
+        );
+        this.sweepRequest.unref();
       },
     },
 
@@ -561,6 +605,7 @@ export function sagaService(config: Config): SagaSchema {
     },
 
     started() {
+      this.running = true;
       this.sweeping = false;
       this.deadlines = new Map();
       this.retries = new Set();
@@ -569,7 +614,10 @@ export function sagaService(config: Config): SagaSchema {
     },
 
     stopped() {
+      this.running = false;
       this.sweepTimer?.stop();
+      if (this.sweepRequest) clearTimeout(this.sweepRequest);
+      this.sweepRequest = undefined;
       for (const timer of this.deadlines.values()) clearTimeout(timer);
       this.deadlines.clear();
       for (const timer of this.retries) clearTimeout(timer);

@@ -1,0 +1,64 @@
+// A live node that gives up its in-memory retries (the store down for longer than they last) asks
+// for a recovery sweep at once instead of leaving the saga to the periodic backstop (minutes).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
+import { call, eventually } from "../helpers/http";
+import { token } from "../helpers/jwt";
+
+interface OrderBody {
+  id: string;
+  status: string;
+  reason?: string;
+}
+
+let node: EmbeddedNode;
+
+before(async () => {
+  // The backstop is far away: only a requested sweep can finish the saga within the test.
+  node = await startEmbeddedNode({ PAYMENT_TIMEOUT_MS: "300", SAGA_SWEEP_INTERVAL_MS: "600000" });
+  node.embedded.payment?.setRules({ noReplyCents: [77] });
+  const saga = node.broker.getLocalService("saga") as unknown as { settings: { retryBaseMs: number } };
+  saga.settings.retryBaseMs = 5;
+});
+
+after(() => node.stop());
+
+test("a deadline that failed through every in-memory retry is enforced by a sweep the node asks for", async () => {
+  const tok = await token("dora");
+  const orders = node.broker.getLocalService("orders") as unknown as {
+    adapter: { updateMany(...args: unknown[]): Promise<number> };
+  };
+  const updateMany = orders.adapter.updateMany;
+  let refused = 0;
+  // The store refuses the cancellation until the saga has given up its in-memory retries (1 + 8).
+  orders.adapter.updateMany = async (...args: unknown[]) => {
+    const update = args[1] as { $set?: { status?: string } };
+    if (update.$set?.status === "CANCELLED" && refused < 9) {
+      refused++;
+      throw new Error("store unavailable");
+    }
+    return updateMany.apply(orders.adapter, args);
+  };
+  try {
+    const placed = await call<OrderBody>(node.url, "POST", "/api/v1/orders", {
+      token: tok,
+      body: { currency: "EUR", items: [{ productId: "sku-recover", quantity: 1, unitPrice: 1077 }] },
+    });
+    assert.equal(placed.status, 202);
+    const cancelled = await eventually(
+      async () => {
+        const res = await call<OrderBody>(node.url, "GET", `/api/v1/orders/${placed.body.id}`, {
+          token: tok,
+        });
+        return res.body.status === "CANCELLED" ? res.body : undefined;
+      },
+      15_000,
+      50,
+    );
+    assert.equal(cancelled.reason, "payment-deadline");
+    assert.equal(refused, 9, "every in-memory attempt failed first");
+  } finally {
+    orders.adapter.updateMany = updateMany;
+  }
+});
