@@ -21,6 +21,8 @@ export interface BridgeSettings {
   relayIntervalMs: number;
   /** The sweep leaves fresh outbox entries to the fast path that placed them. */
   relayGraceMs: number;
+  /** Orders waiting in memory for the relay at most; beyond, their events wait in their outboxes. */
+  relayQueueMax: number;
 }
 
 interface BridgeVars {
@@ -32,6 +34,9 @@ interface BridgeVars {
   relayQueue: OutboxRelayParams[];
   relayInFlight?: Promise<void>;
   relayStopping: boolean;
+  /** Orders were left to their outboxes while the queue was full: a catch-up sweep follows the drain. */
+  relayOverflowed: boolean;
+  catchingUp: boolean;
   /** Set once the channel is connected; what was queued before goes out then. */
   relayReady: boolean;
   relayStarted: Promise<void>;
@@ -46,7 +51,8 @@ interface BridgeMethods {
   sendRelayBatch(): Promise<void>;
   handlePayment(message: ReceivedMessage): Promise<void>;
   deadLetter(message: ReceivedMessage, reason: string): Promise<void>;
-  relaySweep(force?: boolean): Promise<void>;
+  relaySweep(force?: boolean): Promise<number>;
+  catchUpAfterOverflow(): Promise<void>;
 }
 
 type BridgeSchema = ServiceSchema<BridgeSettings, BridgeMethods & Record<string, never>, BridgeVars>;
@@ -66,6 +72,8 @@ class RecentIds {
 
 /** Messages per send: large enough to carry a burst, small enough for one Kafka request. */
 const RELAY_BATCH_MAX = 500;
+/** Orders one relay sweep republishes. */
+const RELAY_SWEEP_LIMIT = 200;
 
 function toMessage(id: string, entry: OutboxEntry) {
   const headers: Record<string, string> = {
@@ -86,6 +94,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
       consumerGroup: config.kafkaConsumerGroup,
       relayIntervalMs: config.sagaSweepIntervalMs,
       relayGraceMs: 2_000,
+      relayQueueMax: 5_000,
     },
 
     events: {
@@ -181,6 +190,12 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
       relayOrder(params: OutboxRelayParams): Promise<void> {
         const entries = params.entries.filter((e) => !this.published.has(e.event.eventId));
         if (entries.length === 0) return Promise.resolve();
+        if (this.relayQueue.length >= this.settings.relayQueueMax) {
+          // Kafka has been unreachable for a while: memory stays bounded, the events stay in
+          // their outboxes, and a sweep sends them once the queue has drained.
+          this.relayOverflowed = true;
+          return Promise.resolve();
+        }
         this.relayQueue.push({ id: params.id, entries });
         // Accepted while starting (the orders service on this node writes before this relay is
         // connected); sent once started() kicks the queue.
@@ -200,6 +215,10 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
           // Checked and cleared in one synchronous step: nothing queued can be left behind.
           if (this.relayQueue.length === 0 || this.relayStopping) {
             this.relayInFlight = undefined;
+            if (this.relayOverflowed && !this.relayStopping && !this.catchingUp) {
+              this.relayOverflowed = false;
+              void this.catchUpAfterOverflow();
+            }
             return;
           }
           const batch: OutboxRelayParams[] = [];
@@ -249,10 +268,11 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
       },
 
       /** Safety net for a relay that failed or a node that died: one node scans, after a grace. */
-      async relaySweep(force = false): Promise<void> {
-        if (!force && !isLeader(this.broker, "kafka-bridge.relayNow")) return;
+      /** Returns how many orders with pending events it found (at most RELAY_SWEEP_LIMIT). */
+      async relaySweep(force = false): Promise<number> {
+        if (!force && !isLeader(this.broker, "kafka-bridge.relayNow")) return 0;
         const pending = await this.broker.call<Order[], ScanParams>("orders.withPendingOutbox", {
-          limit: 200,
+          limit: RELAY_SWEEP_LIMIT,
         });
         const cutoff = Date.now() - this.settings.relayGraceMs;
         await Promise.all(
@@ -260,6 +280,27 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
             .filter((o) => Date.parse(o.updatedAt) < cutoff)
             .map((o) => this.relayOrder({ id: o._id, entries: o.outbox })),
         );
+        return pending.length;
+      },
+
+      /**
+       * Sweeps until one finds less than a full page and fits in the queue: each page's marks land
+       * within about a second, so the next sweep finds the following orders. Bounded; the
+       * backstop does the rest.
+       */
+      async catchUpAfterOverflow(): Promise<void> {
+        this.catchingUp = true;
+        try {
+          for (let round = 0; round < 100 && !this.relayStopping; round++) {
+            this.relayOverflowed = false;
+            const found = await this.relaySweep(true).catch(() => RELAY_SWEEP_LIMIT);
+            // A full page, or a sweep that itself overflowed the queue: more are waiting.
+            if (found < RELAY_SWEEP_LIMIT && !this.relayOverflowed) return;
+            await new Promise((resolve) => setTimeout(resolve, this.settings.relayGraceMs + 1_500));
+          }
+        } finally {
+          this.catchingUp = false;
+        }
       },
 
       async handlePayment(message: ReceivedMessage): Promise<void> {
@@ -342,6 +383,8 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
     created() {
       this.relayQueue = [];
       this.relayStopping = false;
+      this.relayOverflowed = false;
+      this.catchingUp = false;
       this.relayReady = false;
       this.relayStarted = new Promise((resolve) => {
         this.markRelayStarted = resolve;

@@ -1,3 +1,5 @@
+// The relay at the edges: a node that joins a running cluster serves requests before its own relay
+// has connected to Kafka, and a relay whose Kafka is unreachable for long must not grow without bound.
 // A node that joins a running cluster serves requests before its own relay has connected to Kafka.
 // The orders it writes meanwhile must still be published (once), and its readiness must say that
 // its relay is not running yet, even though another node's relay is.
@@ -94,5 +96,75 @@ test("orders written while this node's relay is connecting are published once it
     await lateStarting?.catch(() => undefined);
     await observer.stop();
     await Promise.allSettled([late.stop(), early.stop()]);
+  }
+});
+
+test("while Kafka is unreachable the relay holds a bounded queue; the rest waits in outboxes and goes out after", async () => {
+  const config = testConfig({ KAFKA_TOPIC_PREFIX: `relay-overflow-${process.pid}` });
+  const broker = new ServiceBroker({ logger: false });
+  broker.createService(ordersService(config));
+  broker.createService(kafkaBridgeService(config));
+  const channel = sharedMemoryChannel();
+  const publish = channel.publish.bind(channel);
+  let kafkaDown = false;
+  channel.publish = async (...args: Parameters<typeof publish>) => {
+    if (kafkaDown) throw new Error("kafka unreachable");
+    return publish(...args);
+  };
+  const seen = new Set<string>();
+  const observer = await channel.subscribe(
+    { groupId: `observer-overflow-${Date.now()}`, topics: [`${config.kafkaTopicPrefix}orders.events`] },
+    async (m) => {
+      if (m.headers["event-type"] === "OrderCreated") seen.add(m.key);
+    },
+  );
+  try {
+    await broker.start();
+    const bridge = broker.getLocalService("kafka-bridge") as unknown as {
+      settings: { relayQueueMax: number; relayGraceMs: number };
+      relayQueue: unknown[];
+    };
+    bridge.settings.relayQueueMax = 3;
+    bridge.settings.relayGraceMs = 0;
+    (
+      broker.getLocalService("orders") as unknown as { settings: { markDelayMs: number } }
+    ).settings.markDelayMs = 20;
+
+    kafkaDown = true;
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const order = createOrder(
+        { items: [{ productId: "sku-overflow", quantity: 1, unitPrice: 1000 + i }], currency: "EUR" },
+        {
+          orderId: `overflow-${Date.now()}-${i}`,
+          userId: "alice",
+          userVerified: true,
+          correlationId: "c",
+          paymentTimeoutMs: 30_000,
+          now: new Date(),
+        },
+      );
+      await broker.call("orders.insertNew", { order });
+      ids.push(order._id);
+      assert.ok(bridge.relayQueue.length <= 3, `queue bounded (${bridge.relayQueue.length})`);
+    }
+    assert.equal(seen.size, 0);
+
+    kafkaDown = false;
+    await eventually(async () => (ids.every((id) => seen.has(id)) ? true : undefined), 15_000, 50);
+    await eventually(
+      async () => {
+        const pending = await broker.call<{ _id: string }[], object>("orders.withPendingOutbox", {
+          limit: 100,
+        });
+        return pending.some((o) => ids.includes(o._id)) ? undefined : true;
+      },
+      5_000,
+      50,
+    );
+  } finally {
+    channel.publish = publish;
+    await observer.stop();
+    await broker.stop();
   }
 });
