@@ -6,10 +6,11 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ServiceBroker } from "moleculer";
 import { makeEvent } from "../../domain/events";
-import { createOrder, decide, type Order } from "../../domain/order";
+import { decide, type Order } from "../../domain/order";
 import { ordersService } from "../../services/orders.service";
 import { testConfig } from "../helpers/embedded-node";
 import { eventually } from "../helpers/http";
+import { pendingOrder } from "../helpers/orders";
 
 interface OrdersInternals {
   settings: { markDelayMs: number };
@@ -31,17 +32,7 @@ before(async () => {
 after(() => broker.stop());
 
 async function placed(unitPrice: number): Promise<Order> {
-  const order = createOrder(
-    { items: [{ productId: "sku-marks", quantity: 1, unitPrice }], currency: "EUR" },
-    {
-      orderId: `marks-${unitPrice}-${Date.now()}`,
-      userId: "alice",
-      userVerified: true,
-      correlationId: "c",
-      paymentTimeoutMs: 30_000,
-      now: new Date(),
-    },
-  );
+  const order = pendingOrder(`marks-${unitPrice}-${Date.now()}`, "sku-marks", unitPrice);
   await broker.call("orders.insertNew", { order });
   return order;
 }

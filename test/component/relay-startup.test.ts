@@ -6,13 +6,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ServiceBroker } from "moleculer";
-import { createOrder } from "../../domain/order";
 import { sharedMemoryChannel } from "../../lib/channel";
 import { apiService } from "../../services/api.service";
 import { kafkaBridgeService } from "../../services/kafka-bridge.service";
 import { ordersService } from "../../services/orders.service";
 import { testConfig } from "../helpers/embedded-node";
 import { eventually } from "../helpers/http";
+import { pendingOrder } from "../helpers/orders";
 
 interface ReadyView {
   services: { name: string; available: boolean }[];
@@ -69,17 +69,7 @@ test("orders written while this node's relay is connecting are published once it
     };
     assert.equal(await bridgeOnLate(), false, "not ready while its own relay is not running");
 
-    const order = createOrder(
-      { items: [{ productId: "sku-1", quantity: 1, unitPrice: 1500 }], currency: "EUR" },
-      {
-        orderId: `relay-startup-${Date.now()}`,
-        userId: "alice",
-        userVerified: true,
-        correlationId: "c-1",
-        paymentTimeoutMs: 30_000,
-        now: new Date(),
-      },
-    );
+    const order = pendingOrder(`relay-startup-${Date.now()}`, "sku-1", 1500);
     await late.call("orders.insertNew", { order }, { nodeID: "late" });
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(seen, [], "nothing can be sent before the relay is connected");
@@ -133,17 +123,7 @@ test("while Kafka is unreachable the relay holds a bounded queue; the rest waits
     kafkaDown = true;
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const order = createOrder(
-        { items: [{ productId: "sku-overflow", quantity: 1, unitPrice: 1000 + i }], currency: "EUR" },
-        {
-          orderId: `overflow-${Date.now()}-${i}`,
-          userId: "alice",
-          userVerified: true,
-          correlationId: "c",
-          paymentTimeoutMs: 30_000,
-          now: new Date(),
-        },
-      );
+      const order = pendingOrder(`overflow-${Date.now()}-${i}`, "sku-overflow", 1000 + i);
       await broker.call("orders.insertNew", { order });
       ids.push(order._id);
       assert.ok(bridge.relayQueue.length <= 3, `queue bounded (${bridge.relayQueue.length})`);
