@@ -45,6 +45,11 @@ const SKIP_CEILINGS = args.includes("--skip-ceilings");
 const RESULTS = join(__dirname, "results");
 const ROOT = join(__dirname, "..");
 
+/** Extra environment for the service nodes of the real-infra modes (BENCH_NODE_ENV, JSON). */
+function benchNodeEnv(): Record<string, string> {
+  return process.env.BENCH_NODE_ENV ? JSON.parse(process.env.BENCH_NODE_ENV) : {};
+}
+
 let compiled: string[] | undefined;
 /**
  * Service nodes run what production runs: the compiled JavaScript (the Docker image's command),
@@ -400,7 +405,7 @@ async function clusterService(
     {
       extraEnv: {
         LOG_LEVEL: "warn",
-        ...(process.env.BENCH_NODE_ENV ? JSON.parse(process.env.BENCH_NODE_ENV) : {}),
+        ...benchNodeEnv(),
       },
       nodeArgs: compiledNodeArgs(),
     },
@@ -579,7 +584,7 @@ async function soak(seconds: number): Promise<void> {
         extraEnv: {
           LOG_LEVEL: "warn",
           METRICS_PORT: String(metricsPort),
-          ...(process.env.BENCH_NODE_ENV ? JSON.parse(process.env.BENCH_NODE_ENV) : {}),
+          ...benchNodeEnv(),
         },
         nodeArgs: compiledNodeArgs(),
       },

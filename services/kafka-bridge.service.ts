@@ -267,8 +267,10 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         }
       },
 
-      /** Safety net for a relay that failed or a node that died: one node scans, after a grace. */
-      /** Returns how many orders with pending events it found (at most RELAY_SWEEP_LIMIT). */
+      /**
+       * Safety net for a relay that failed or a node that died: one node scans, after a grace.
+       * Returns how many orders with pending events it found (at most RELAY_SWEEP_LIMIT).
+       */
       async relaySweep(force = false): Promise<number> {
         if (!force && !isLeader(this.broker, "kafka-bridge.relayNow")) return 0;
         const pending = await this.broker.call<Order[], ScanParams>("orders.withPendingOutbox", {

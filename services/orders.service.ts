@@ -420,13 +420,14 @@ export function ordersService(config: Config): OrdersSchema {
       storeFigures: {
         visibility: "public",
         async handler(): Promise<StoreFigures> {
-          const byStatus: Record<OrderStatus, number> = { PENDING: 0, CONFIRMED: 0, CANCELLED: 0 };
           const collection = this.adapter.collection;
           if (!collection) {
-            for (const status of Object.keys(byStatus) as OrderStatus[])
-              byStatus[status] = await this.adapter.count({ query: { status } });
-            return { byStatus, backlog: this.backlogOf(await this.pendingOutboxes()) };
+            return {
+              byStatus: (await this.actions.countByStatus()) as Record<OrderStatus, number>,
+              backlog: this.backlogOf(await this.pendingOutboxes()),
+            };
           }
+          const byStatus: Record<OrderStatus, number> = { PENDING: 0, CONFIRMED: 0, CANCELLED: 0 };
           const groups = await collection
             .aggregate<{ _id: OrderStatus; n: number; events: number }>([
               { $group: { _id: "$status", n: { $sum: 1 }, events: { $sum: "$outboxPending" } } },
@@ -542,12 +543,8 @@ export function ordersService(config: Config): OrdersSchema {
             const marks = this.pendingMarks.get(id);
             if (!order || !marks) return;
             const outbox = order.outbox.filter((e) => !marks.eventIds.has(e.event.eventId));
-            if (outbox.length === order.outbox.length) {
-              written = true;
-              for (const eventId of [...marks.eventIds])
-                if (!order.outbox.some((e) => e.event.eventId === eventId)) marks.eventIds.delete(eventId);
-              return;
-            }
+            // None of the marked events is still in the outbox: another write took them out.
+            if (outbox.length === order.outbox.length) return;
             if (await this.casUpdate(id, order.version, { outbox, outboxPending: outbox.length })) {
               written = true;
               this.settleMarks(id, { outbox });

@@ -544,7 +544,9 @@ export function sagaService(config: Config): SagaSchema {
        * backend, about 0.1 ms each: see docs/infra.md).
        */
       async sweep(force = false) {
-        if (this.sweeping || (!force && !isLeader(this.broker, "saga.sweepNow"))) return !this.sweeping;
+        // Busy: a requester tries again. Not the leader's turn: nothing to do here.
+        if (this.sweeping) return false;
+        if (!force && !isLeader(this.broker, "saga.sweepNow")) return true;
         this.sweeping = true;
         try {
           const now = new Date();
