@@ -43,6 +43,8 @@ interface BridgeVars {
   markRelayStarted: () => void;
   /** Event ids this node put on Kafka lately: an outbox not yet marked is not sent twice. */
   published: RecentIds;
+  /** Event ids in the relay queue or in the send under way. */
+  sending: Set<string>;
   counters: { published: number; consumed: number; deadLettered: number; duplicates: number };
 }
 
@@ -188,8 +190,12 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
     methods: {
       /** Resolves once the order's events are on Kafka (or the send failed and was logged). */
       relayOrder(params: OutboxRelayParams): Promise<void> {
-        const entries = params.entries.filter((e) => !this.published.has(e.event.eventId));
-        if (entries.length === 0) return Promise.resolve();
+        const entries = params.entries.filter(
+          (e) => !this.published.has(e.event.eventId) && !this.sending.has(e.event.eventId),
+        );
+        // Already queued here: a payment answer often arrives before Kafka has acknowledged the
+        // OrderCreated it answers, and the write it causes hands that event over again.
+        if (entries.length === 0) return this.relayInFlight ?? Promise.resolve();
         if (this.relayQueue.length >= this.settings.relayQueueMax) {
           // Kafka has been unreachable for a while: memory stays bounded, the events stay in
           // their outboxes, and a sweep sends them once the queue has drained.
@@ -197,6 +203,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
           return Promise.resolve();
         }
         this.relayQueue.push({ id: params.id, entries });
+        for (const entry of entries) this.sending.add(entry.event.eventId);
         // Accepted while starting (the orders service on this node writes before this relay is
         // connected); sent once started() kicks the queue.
         if (!this.relayReady) return this.relayStarted.then(() => this.relayInFlight);
@@ -248,6 +255,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
           this.counters.published += size;
           for (const { id, entries } of batch) {
             for (const entry of entries) {
+              this.sending.delete(entry.event.eventId);
               this.published.add(entry.event.eventId);
               this.broker.metrics.increment(METRIC.published, { type: entry.event.type });
             }
@@ -392,6 +400,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         this.markRelayStarted = resolve;
       });
       this.published = new RecentIds(20_000);
+      this.sending = new Set();
       this.counters = { published: 0, consumed: 0, deadLettered: 0, duplicates: 0 };
       this.channel = createChannel({
         kafkaBrokers: config.kafkaBrokers,

@@ -1,8 +1,6 @@
-// The relay at the edges: a node that joins a running cluster serves requests before its own relay
-// has connected to Kafka, and a relay whose Kafka is unreachable for long must not grow without bound.
-// A node that joins a running cluster serves requests before its own relay has connected to Kafka.
-// The orders it writes meanwhile must still be published (once), and its readiness must say that
-// its relay is not running yet, even though another node's relay is.
+// The relay at the edges: a node that joins a running cluster serves requests before its own
+// relay has connected to Kafka; an event handed over again before Kafka has acknowledged its first
+// send; a Kafka unreachable for long, which must not grow the relay's queue without bound.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ServiceBroker } from "moleculer";
@@ -144,6 +142,47 @@ test("while Kafka is unreachable the relay holds a bounded queue; the rest waits
     );
   } finally {
     channel.publish = publish;
+    await observer.stop();
+    await broker.stop();
+  }
+});
+
+test("an event handed over again while its first send is unacknowledged goes to Kafka once", async () => {
+  const config = testConfig({ KAFKA_TOPIC_PREFIX: `relay-inflight-${process.pid}` });
+  const broker = new ServiceBroker({ logger: false });
+  broker.createService(ordersService(config));
+  broker.createService(kafkaBridgeService(config));
+  const channel = sharedMemoryChannel();
+  const publish = channel.publish.bind(channel);
+  let acknowledge!: () => void;
+  const acknowledged = new Promise<void>((resolve) => {
+    acknowledge = resolve;
+  });
+  // Delivered at once, acknowledged later: what a payment answer racing Kafka's ack looks like.
+  channel.publish = async (...args: Parameters<typeof publish>) => {
+    await publish(...args);
+    await acknowledged;
+  };
+  const seen: string[] = [];
+  const observer = await channel.subscribe(
+    { groupId: `observer-inflight-${Date.now()}`, topics: [`${config.kafkaTopicPrefix}orders.events`] },
+    async (m) => {
+      seen.push(`${m.key}:${m.headers["event-type"]}`);
+    },
+  );
+  try {
+    await broker.start();
+    const order = pendingOrder(`inflight-${Date.now()}`, "sku-inflight", 1200);
+    await broker.call("orders.insertNew", { order });
+    await eventually(async () => (seen.length > 0 ? true : undefined), 5_000, 10);
+    const again = broker.call("kafka-bridge.relay", { id: order._id, entries: order.outbox });
+    acknowledge();
+    await again;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(seen, [`${order._id}:OrderCreated`]);
+  } finally {
+    channel.publish = publish;
+    acknowledge();
     await observer.stop();
     await broker.stop();
   }
