@@ -83,13 +83,17 @@ export class HttpClient {
     path: string,
     body: unknown,
   ): Promise<HttpResponse<T> | AttemptOutcome> {
+    // Not AbortSignal.timeout: its timer cannot be cancelled, so every call left one behind that
+    // fired seconds later and built a DOMException (1% of the embedded profile, plus garbage).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.options.timeoutMs);
     try {
       const res = await this.pool.request({
         method,
         path,
         headers: body === undefined ? {} : { "content-type": "application/json" },
         body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: deadline.signal,
       });
       const text = await res.body.text();
       let parsed: unknown = null;
@@ -112,6 +116,8 @@ export class HttpClient {
         return { kind: "timeout" };
       }
       return { kind: "network", code: e.code ?? e.name ?? "unknown" };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
