@@ -452,6 +452,8 @@ export function sagaService(config: Config): SagaSchema {
       },
 
       armDeadline(orderId: string, deadline: string, correlationId: string, attempt = 0) {
+        // Stopped: what is left is in the store, for the next node's sweep.
+        if (!this.running) return;
         const timer = setTimeout(
           () => {
             this.deadlines.delete(orderId);
@@ -469,7 +471,6 @@ export function sagaService(config: Config): SagaSchema {
                 { orderId, error: err.message, attempt },
                 "deadline handling failed, retrying",
               );
-              if (!this.deadlines) return;
               if (attempt < IN_MEMORY_RETRIES) this.armDeadline(orderId, retryAt, correlationId, attempt + 1);
               else this.requestSweep(0);
             });
@@ -481,6 +482,7 @@ export function sagaService(config: Config): SagaSchema {
       },
 
       releaseLater(orderId: string, attempt: number) {
+        if (!this.running) return;
         if (attempt >= IN_MEMORY_RETRIES) {
           this.requestSweep(0);
           return;
@@ -503,6 +505,8 @@ export function sagaService(config: Config): SagaSchema {
        * only when there is none after a while is its reservation released.
        */
       releaseUnlessWritten(orderId: string, attempt: number) {
+        // Stopped: as when a node dies, the reservation is left to the Inventory service's expiry (README).
+        if (!this.running) return;
         if (attempt >= IN_MEMORY_RETRIES) {
           this.logger.error({ orderId }, "reservation of an order that was never written is still held");
           return;

@@ -62,3 +62,21 @@ test("a deadline that failed through every in-memory retry is enforced by a swee
     orders.adapter.updateMany = updateMany;
   }
 });
+
+test("a stopped saga arms no deadline or retry timer: late failures of its last calls end there", async () => {
+  const stopping = await startEmbeddedNode();
+  const saga = stopping.broker.getLocalService("saga") as unknown as {
+    deadlines: Map<string, NodeJS.Timeout>;
+    retries: Set<NodeJS.Timeout>;
+    armDeadline(orderId: string, deadline: string, correlationId: string, attempt?: number): void;
+    releaseLater(orderId: string, attempt: number): void;
+    releaseUnlessWritten(orderId: string, attempt: number): void;
+  };
+  await stopping.stop();
+  // What a deadline, a release or an insert failing after stop() calls next.
+  saga.armDeadline("late-order", new Date().toISOString(), "late", 1);
+  saga.releaseLater("late-order", 1);
+  saga.releaseUnlessWritten("late-order", 1);
+  assert.equal(saga.deadlines.size, 0, "no deadline armed after stop");
+  assert.equal(saga.retries.size, 0, "no retry armed after stop");
+});
