@@ -16,6 +16,7 @@ import { request } from "undici";
 import { applyChange, createOrder, decide } from "../domain/order";
 import { sharedMemoryChannel } from "../lib/channel";
 import { KafkaChannel } from "../lib/channel/kafka-channel";
+import { toStored } from "../lib/stored-order";
 import { startEmbeddedNode } from "../test/helpers/embedded-node";
 import { token } from "../test/helpers/jwt";
 import { startWorld } from "../test/helpers/world";
@@ -251,8 +252,9 @@ async function ferretCeiling(mongoUrl: string): Promise<{ small: Summary; orders
     CONCURRENCY,
     SECONDS * 1000,
   );
-  // The same pair with the documents the service writes (about 1 KB, nested arrays): FerretDB's
-  // cost grows with the document, so this is the store's ceiling for orders.
+  // The same pair with the documents the service writes (about 1 KB, nested arrays, the outbox as
+  // a string: lib/stored-order.ts): FerretDB's cost grows with the document, so this is the
+  // store's ceiling for orders.
   const orders = client.db().collection("orders") as unknown as typeof col;
   const orderResult = await closedLoad(
     "FerretDB order insert+update",
@@ -266,7 +268,7 @@ async function ferretCeiling(mongoUrl: string): Promise<{ small: Summary; orders
         paymentTimeoutMs: 30_000,
         now: new Date(),
       });
-      await orders.insertOne(order);
+      await orders.insertOne(toStored(order));
       const decision = decide(order, { type: "deadline", now: new Date(Date.now() + 60_000) });
       if (decision.kind !== "apply") throw new Error("unexpected decision");
       const { _id, ...fields } = applyChange(
@@ -275,7 +277,7 @@ async function ferretCeiling(mongoUrl: string): Promise<{ small: Summary; orders
         { correlationId: order.correlationId },
         new Date(),
       );
-      await orders.updateOne({ _id }, { $set: fields });
+      await orders.updateOne({ _id }, { $set: toStored(fields) });
       return 200;
     },
     CONCURRENCY,

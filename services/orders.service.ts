@@ -16,6 +16,7 @@ import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
 import { isLeader, KeyedMutex } from "../lib/order-owner";
 import { every, type Periodic, PHASE } from "../lib/periodic";
+import { fromStored, orderFromStored, type Stored, toStored } from "../lib/stored-order";
 import { dbMixin } from "../mixins/db.mixin";
 import type { RequestMeta } from "../types/moleculer";
 
@@ -33,14 +34,14 @@ export interface OrdersSettings {
 
 /** The subset of the moleculer-db adapter API this service relies on (same for NeDB and Mongo). */
 interface OrderAdapter {
-  insert(doc: Order): Promise<Order>;
-  findOne(query: Record<string, unknown>): Promise<Order | null>;
+  insert(doc: Stored<Order>): Promise<Stored<Order>>;
+  findOne(query: Record<string, unknown>): Promise<Stored<Order> | null>;
   find(filters: {
     query?: Record<string, unknown>;
     limit?: number;
     offset?: number;
     sort?: string[];
-  }): Promise<Order[]>;
+  }): Promise<Stored<Order>[]>;
   count(filters: { query?: Record<string, unknown> }): Promise<number>;
   updateMany(query: Record<string, unknown>, update: Record<string, unknown>): Promise<number>;
   db?: { admin(): { command(cmd: Record<string, unknown>): Promise<Record<string, unknown>> } };
@@ -140,6 +141,7 @@ interface OrdersMethods {
   backlogOf(pending: Pick<Order, "outbox" | "outboxPending">[]): OutboxBacklog;
   casUpdate(id: string, version: number, fields: Partial<Order>): Promise<boolean>;
   readFresh(id: string): Promise<Order | null>;
+  findOrders(filters: Parameters<OrderAdapter["find"]>[0]): Promise<Order[]>;
   relay(order: Order): void;
   flushMarks(id: string): Promise<void>;
   scheduleFlush(id: string): NodeJS.Timeout;
@@ -193,7 +195,7 @@ export function ordersService(config: Config): OrdersSchema {
           const user = ctx.meta.user;
           if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           // By _id alone (the one filter FerretDB's SQLite backend can use an index for), owner after.
-          const found = await this.adapter.findOne({ _id: ctx.params.id });
+          const found = orderFromStored(await this.adapter.findOne({ _id: ctx.params.id }));
           const order = found?.userId === user.id ? found : null;
           // Another user's order answers exactly like a missing one, so ids cannot be probed.
           if (!order) throw new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
@@ -225,7 +227,13 @@ export function ordersService(config: Config): OrdersSchema {
             }),
             this.adapter.count({ query }),
           ]);
-          return { rows: rows.map(toView), page, pageSize, total, totalPages: Math.ceil(total / pageSize) };
+          return {
+            rows: rows.map((row) => toView(fromStored(row))),
+            page,
+            pageSize,
+            total,
+            totalPages: Math.ceil(total / pageSize),
+          };
         },
       },
 
@@ -233,13 +241,13 @@ export function ordersService(config: Config): OrdersSchema {
         visibility: "public",
         async handler(ctx: Context<InsertParams>): Promise<InsertResult> {
           try {
-            const order = await this.adapter.insert(ctx.params.order);
+            await this.adapter.insert(toStored(ctx.params.order));
             this.recent.set(ctx.params.order);
             this.relay(ctx.params.order);
-            return { created: true, order };
+            return { created: true, order: ctx.params.order };
           } catch (err) {
             if (!isDuplicateKey(err)) throw err;
-            const existing = await this.adapter.findOne({ _id: ctx.params.order._id });
+            const existing = orderFromStored(await this.adapter.findOne({ _id: ctx.params.order._id }));
             if (!existing) throw err;
             return { created: false, existing };
           }
@@ -288,7 +296,7 @@ export function ordersService(config: Config): OrdersSchema {
       withPendingOutbox: {
         visibility: "public",
         async handler(ctx: Context<ScanParams>): Promise<Order[]> {
-          return this.adapter.find({ query: { outboxPending: { $gt: 0 } }, limit: ctx.params.limit ?? 100 });
+          return this.findOrders({ query: { outboxPending: { $gt: 0 } }, limit: ctx.params.limit ?? 100 });
         },
       },
 
@@ -318,7 +326,7 @@ export function ordersService(config: Config): OrdersSchema {
         async handler(ctx: Context<ScanParams>): Promise<Order[]> {
           const query: Record<string, unknown> = { status: "PENDING" };
           if (ctx.params.dueBefore) query.paymentDeadline = { $lt: ctx.params.dueBefore };
-          return this.adapter.find({ query, limit: ctx.params.limit ?? 500, sort: ["paymentDeadline"] });
+          return this.findOrders({ query, limit: ctx.params.limit ?? 500, sort: ["paymentDeadline"] });
         },
       },
 
@@ -326,7 +334,7 @@ export function ordersService(config: Config): OrdersSchema {
       needingRecovery: {
         visibility: "public",
         async handler(ctx: Context<ScanParams>): Promise<Order[]> {
-          return this.adapter.find({
+          return this.findOrders({
             query: {
               $or: [
                 {
@@ -345,7 +353,7 @@ export function ordersService(config: Config): OrdersSchema {
       awaitingRelease: {
         visibility: "public",
         async handler(ctx: Context<ScanParams>): Promise<Order[]> {
-          return this.adapter.find({
+          return this.findOrders({
             query: { status: "CANCELLED", stockHeld: true },
             limit: ctx.params.limit ?? 500,
           });
@@ -389,7 +397,7 @@ export function ordersService(config: Config): OrdersSchema {
           const query: Record<string, unknown> = {};
           if (ctx.params.userId) query.userId = ctx.params.userId;
           if (ctx.params.status) query.status = ctx.params.status;
-          return this.adapter.find({ query, limit: ctx.params.limit ?? 20, sort: ["-createdAt"] });
+          return this.findOrders({ query, limit: ctx.params.limit ?? 20, sort: ["-createdAt"] });
         },
       },
 
@@ -448,7 +456,7 @@ export function ordersService(config: Config): OrdersSchema {
       /** The compare-and-set every write goes through: the version read must still be current. */
       casUpdate(id: string, version: number, fields: Partial<Order>): Promise<boolean> {
         return this.writes.run(id, async () => {
-          const update = { $set: { ...fields, version: version + 1 } };
+          const update = { $set: { ...toStored(fields), version: version + 1 } };
           if (this.writeMode === "owner-checked") {
             // Always the store's version, never this node's cache: while nodes come and go, two
             // of them may each believe they own an order for a moment.
@@ -469,13 +477,14 @@ export function ordersService(config: Config): OrdersSchema {
 
       async pendingOutboxes(): Promise<Pick<Order, "outbox" | "outboxPending">[]> {
         const query = { outboxPending: { $gt: 0 } };
-        if (!this.adapter.collection) return this.adapter.find({ query, limit: 10_000 });
-        return this.adapter.collection
-          .find<Pick<Order, "outbox" | "outboxPending">>(query, {
+        if (!this.adapter.collection) return this.findOrders({ query, limit: 10_000 });
+        const found = await this.adapter.collection
+          .find<Stored<Pick<Order, "outbox" | "outboxPending">>>(query, {
             projection: { _id: 0, outbox: 1, outboxPending: 1 },
             limit: 10_000,
           })
           .toArray();
+        return found.map((doc) => fromStored(doc));
       },
 
       backlogOf(pending: Pick<Order, "outbox" | "outboxPending">[]): OutboxBacklog {
@@ -490,8 +499,12 @@ export function ordersService(config: Config): OrdersSchema {
         };
       },
 
+      async findOrders(filters: Parameters<OrderAdapter["find"]>[0]): Promise<Order[]> {
+        return (await this.adapter.find(filters)).map((doc) => fromStored(doc));
+      },
+
       async readFresh(id: string): Promise<Order | null> {
-        const order = await this.adapter.findOne({ _id: id });
+        const order = orderFromStored(await this.adapter.findOne({ _id: id }));
         if (order) this.recent.set(order);
         else this.recent.forget(id);
         return order;

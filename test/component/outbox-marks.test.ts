@@ -87,3 +87,18 @@ test("a mark that arrives while the order's marks are being written gets written
   }
   assert.equal(orders.pendingMarks.has(order._id), false);
 });
+
+test("an order stored with its outbox as an array (before it became a string) is swept, marked and rewritten", async () => {
+  const order = pendingOrder(`legacy-${Date.now()}`, "sku-legacy", 1400);
+  const adapter = (orders as unknown as { adapter: { insert(doc: unknown): Promise<unknown> } }).adapter;
+  await adapter.insert({ ...order });
+  const pending = await broker.call<Order[], object>("orders.withPendingOutbox", { limit: 1000 });
+  const found = pending.find((o) => o._id === order._id);
+  assert.deepEqual(found?.outbox, order.outbox, "read back as entries");
+  await broker.call("orders.markPublished", { id: order._id, eventIds: [order.outbox[0]!.event.eventId] });
+  await eventually(async () => ((await stored(order._id))?.outboxPending === 0 ? true : undefined), 2_000, 10);
+  const raw = (await (
+    orders as unknown as { adapter: { findOne(q: object): Promise<{ outbox: unknown }> } }
+  ).adapter.findOne({ _id: order._id })) as { outbox: unknown };
+  assert.equal(raw.outbox, "[]", "written back as a string");
+});
