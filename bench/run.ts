@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
@@ -26,6 +27,7 @@ import {
   type LoadResult,
   openLoad,
   postJson,
+  type Sample,
   type Shot,
   type Summary,
   summarize,
@@ -78,8 +80,9 @@ interface Row {
 const rows: Row[] = [];
 const series: Record<string, { t: number; rps: number; p99: number }[]> = {};
 
-function timeline(name: string, result: LoadResult): void {
-  const start = result.samples[0]?.at ?? 0;
+function timeline(name: string, result: { samples: Pick<Sample, "at" | "ms">[] }): void {
+  // Samples are kept in completion order: the earliest start is not necessarily the first.
+  const start = result.samples.reduce((min, s) => Math.min(min, s.at), Number.POSITIVE_INFINITY);
   const buckets = new Map<number, number[]>();
   for (const s of result.samples) {
     const sec = Math.floor((s.at - start) / 1000);
@@ -340,6 +343,22 @@ function procNote(
     .join("; ");
 }
 
+/**
+ * Stalls of the bench process itself (load generator, HTTP and payment simulators, observer) add
+ * to every latency measured through it: reported beside the latencies they would inflate.
+ */
+function loopDelay(): { stop(): string } {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return {
+    stop() {
+      histogram.disable();
+      const ms = (ns: number) => fmt(ns / 1e6, 1);
+      return `bench process event-loop delay p99 ${ms(histogram.percentile(99))} ms, max ${ms(histogram.max)} ms`;
+    },
+  };
+}
+
 function completionSummary(name: string, c: Completion, seconds: number): Summary {
   // Only orders placed in this measurement: earlier ones may still complete during it.
   const ms = [...c.done.entries()]
@@ -358,6 +377,11 @@ function completionSummary(name: string, c: Completion, seconds: number): Summar
     errors: {},
   };
   rows.push({ name, summary, note: "POST → CONFIRMED/CANCELLED, from order events" });
+  // Per second of placement, so that a stall shows where it happened (plotted with the POSTs).
+  const completed = [...c.done.entries()].filter(([id]) => c.placed.has(id));
+  timeline(name, {
+    samples: completed.map(([id, at]) => ({ at: c.placed.get(id)!, ms: at - c.placed.get(id)! })),
+  });
   return summary;
 }
 
@@ -449,9 +473,17 @@ async function clusterService(
     const halfCompletion = completion;
     halfCompletion.placed.clear();
     halfCompletion.done.clear();
+    const halfBefore = pids.map((pid) => sampleProc(pid));
+    const lag = loopDelay();
     const open = await openLoad(`${label} @ half peak`, shot, post.perSecond / 2, SECONDS * 1000);
+    const lagNote = lag.stop();
+    const halfAfter = pids.map((pid) => sampleProc(pid));
     await new Promise((r) => setTimeout(r, 5000));
-    record(`${label}: POST at half of peak (open model)`, open);
+    record(
+      `${label}: POST at half of peak (open model)`,
+      open,
+      `${procNote(names, halfBefore, halfAfter)}; ${lagNote}`,
+    );
     half = completionSummary(
       `${label}: saga completion at half of peak`,
       halfCompletion,
