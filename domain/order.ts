@@ -233,6 +233,15 @@ export type Command =
   | { type: "deadline"; now: Date }
   | { type: "cancel"; by: "owner" | "operator"; userId?: string; now: Date };
 
+/**
+ * A confirmed order takes no further change: every command is ignored or refused (refunds only
+ * follow a cancellation). The store relies on it: the last publication mark of a confirmed order
+ * is written without reading the order's version first.
+ */
+export function isSettled(order: Pick<Order, "status">): boolean {
+  return order.status === "CONFIRMED";
+}
+
 export function decide(order: Order, command: Command): Decision {
   switch (command.type) {
     case "payment":

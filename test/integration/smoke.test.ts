@@ -8,7 +8,8 @@ import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
 import { ServiceBroker } from "moleculer";
 import { MongoClient } from "mongodb";
-import { createOrder } from "../../domain/order";
+import { makeEvent } from "../../domain/events";
+import { createOrder, decide, type Order } from "../../domain/order";
 import { KafkaChannel } from "../../lib/channel/kafka-channel";
 import { type ReceivedMessage, topicNames } from "../../lib/channel/types";
 import { loadConfig } from "../../lib/config";
@@ -20,6 +21,7 @@ import {
 } from "../../services/orders.service";
 import { infraEnv, uniqueName, withDatabase } from "../helpers/env";
 import { eventually } from "../helpers/http";
+import { pendingOrder } from "../helpers/orders";
 
 const env = infraEnv();
 const skip = "skip" in env ? env.skip : false;
@@ -163,6 +165,61 @@ describe("FerretDB through the orders service (moleculer-db Mongo adapter)", { s
       total: number;
     };
     assert.equal(list.total, 1);
+  });
+
+  test("the last publication mark of a confirmed order is written without a version read", async () => {
+    if ("skip" in env) return;
+    const orders = broker.getLocalService("orders") as unknown as {
+      settings: { markDelayMs: number };
+      adapter: { collection: { findOne: (...args: unknown[]) => Promise<unknown> } };
+    };
+    orders.settings.markDelayMs = 20;
+    const collection = orders.adapter.collection;
+    const findOne = collection.findOne;
+    // The owner-checked write's read: the version alone (the test's own reads take whole orders).
+    let versionReads = 0;
+    collection.findOne = (...args: unknown[]) => {
+      if ((args[1] as { projection?: { version?: number } } | undefined)?.projection?.version) versionReads++;
+      return findOne.apply(collection, args);
+    };
+    const stored = () => broker.call<Order, object>("orders.get", { id: order._id, fresh: true });
+    const order = pendingOrder(uniqueName("settled"), "sku-2", 700);
+    try {
+      await broker.call("orders.insertNew", { order });
+      const mark = (eventIds: string[]) => broker.call("orders.markPublished", { id: order._id, eventIds });
+      versionReads = 0;
+      await mark([order.outbox[0]!.event.eventId]);
+      await eventually(async () => ((await stored()).outboxPending === 0 ? true : undefined), 5_000, 20);
+      assert.equal(versionReads, 1, "a pending order's mark reads the version first");
+
+      const paid = makeEvent("PaymentSucceeded", order._id, {
+        paymentId: "p-2",
+        amount: 700,
+        currency: "EUR",
+      });
+      const current = await stored();
+      const decision = decide(current, { type: "payment", event: paid });
+      assert.equal(decision.kind, "apply");
+      const applied = await broker.call<ApplyResult, ApplyChangeParams>("orders.applyChange", {
+        current,
+        change: (decision as Extract<typeof decision, { kind: "apply" }>).change,
+        trace: { correlationId: "c" },
+      });
+      assert.ok(applied.applied && applied.order.status === "CONFIRMED");
+      const confirmedEvent = applied.order.outbox.at(-1)!.event;
+      assert.equal(confirmedEvent.type, "OrderConfirmed");
+
+      versionReads = 0;
+      await mark([confirmedEvent.eventId]);
+      await eventually(async () => ((await stored()).outboxPending === 0 ? true : undefined), 5_000, 20);
+      const settled = await stored();
+      assert.deepEqual(settled.outbox, []);
+      assert.equal(settled.version, applied.order.version + 1, "the mark is a write like any other");
+      assert.equal(settled.status, "CONFIRMED");
+      assert.equal(versionReads, 0, "no version read for the last mark of a confirmed order");
+    } finally {
+      collection.findOne = findOne;
+    }
   });
 });
 

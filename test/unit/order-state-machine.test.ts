@@ -3,9 +3,11 @@ import { describe, test } from "node:test";
 import { makeEvent } from "../../domain/events";
 import {
   applyChange,
+  type Command,
   checkNewOrder,
   createOrder,
   decide,
+  isSettled,
   type Order,
   orderIdFor,
   requestHash,
@@ -239,6 +241,34 @@ describe("deadlines and cancellation", () => {
       kind: "reject",
       why: "not-pending",
     });
+  });
+
+  test("a settled (confirmed) order takes no change from any command: its last mark skips the version read", () => {
+    const confirmedOrder = (() => {
+      const d = decide(pending(), { type: "payment", event: succeeded(pending()) });
+      assert.equal(d.kind, "apply");
+      return applyChange(pending(), (d as Extract<typeof d, { kind: "apply" }>).change, trace, new Date());
+    })();
+    assert.ok(isSettled(confirmedOrder));
+    assert.ok(!isSettled(pending()) && !isSettled(pending({ status: "CANCELLED" })));
+    const later = new Date(Date.parse(confirmedOrder.paymentDeadline) + 60_000);
+    const { _id: id, total: amount } = confirmedOrder;
+    const commands: Command[] = [
+      { type: "deadline", now: later },
+      { type: "cancel", by: "owner", userId: "alice", now: later },
+      { type: "cancel", by: "operator", now: later },
+      { type: "payment", event: succeeded(confirmedOrder) },
+      { type: "payment", event: succeeded(confirmedOrder, 1) },
+      {
+        type: "payment",
+        event: makeEvent("PaymentFailed", id, { reason: "declined", amount, currency: "EUR" }),
+      },
+      {
+        type: "payment",
+        event: makeEvent("PaymentRefunded", id, { paymentId: "pay-2", amount, currency: "EUR" }),
+      },
+    ];
+    for (const command of commands) assert.notEqual(decide(confirmedOrder, command).kind, "apply");
   });
 
   test("seen event ids stay bounded", () => {
