@@ -6,10 +6,10 @@ import { Errors } from "moleculer";
 import {
   applyChange,
   type Change,
+  isSettled,
   type Order,
   type OrderStatus,
   type OutboxEntry,
-  isSettled,
   type TraceContext,
   toView,
 } from "../domain/order";

@@ -96,7 +96,11 @@ test("an order stored with its outbox as an array (before it became a string) is
   const found = pending.find((o) => o._id === order._id);
   assert.deepEqual(found?.outbox, order.outbox, "read back as entries");
   await broker.call("orders.markPublished", { id: order._id, eventIds: [order.outbox[0]!.event.eventId] });
-  await eventually(async () => ((await stored(order._id))?.outboxPending === 0 ? true : undefined), 2_000, 10);
+  await eventually(
+    async () => ((await stored(order._id))?.outboxPending === 0 ? true : undefined),
+    2_000,
+    10,
+  );
   const raw = (await (
     orders as unknown as { adapter: { findOne(q: object): Promise<{ outbox: unknown }> } }
   ).adapter.findOne({ _id: order._id })) as { outbox: unknown };
