@@ -5,9 +5,9 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Kafka, logLevel } from "kafkajs";
 import { ServiceBroker } from "moleculer";
 import DbService from "moleculer-db";
@@ -387,7 +387,10 @@ function completionSummary(name: string, c: Completion, seconds: number): Summar
   return summary;
 }
 
-async function embeddedService(tracing: number): Promise<{ post: Summary; saga: Summary; rssMb: number }> {
+async function embeddedService(
+  tracing: number,
+  round = 1,
+): Promise<{ post: Summary; saga: Summary; rssMb: number }> {
   const node = await startEmbeddedNode({
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_MINUTE: "100000000",
@@ -404,7 +407,7 @@ async function embeddedService(tracing: number): Promise<{ post: Summary; saga: 
     },
   );
   const auth = { authorization: `Bearer ${await token("bench-user")}` };
-  const label = tracing > 0 ? `service (embedded, tracing ${tracing * 100}%)` : "service (embedded)";
+  const label = `service (embedded${tracing > 0 ? `, tracing ${tracing * 100}%` : ""}${round > 1 ? `, round ${round}` : ""})`;
   await warmUp(placeOrders(() => url, auth, { placed: new Map(), done: new Map() }));
   const result = await closedLoad(
     label,
@@ -697,20 +700,30 @@ async function main(): Promise<void> {
   const raw = SKIP_CEILINGS ? none : await rawHttpCeiling();
   const gw = SKIP_CEILINGS ? { get: none, post: none } : await gatewayCeilings();
   if (MODE === "embedded" || MODE === "all") {
+    // Off, on, on, off: a machine that speeds up or slows down during the run (it is shared)
+    // weighs on both sides of the tracing ratio alike. Figures below are the means of the pairs.
     const plain = await embeddedService(0);
     const traced = await embeddedService(0.1);
+    const traced2 = await embeddedService(0.1, 2);
+    const plain2 = await embeddedService(0, 2);
+    const mean = (a: number, b: number) => (a + b) / 2;
+    const ordersPerSecond = mean(plain.saga.perSecond, plain2.saga.perSecond);
     ratios.push([
       "embedded: confirmed-or-cancelled orders/s ÷ moleculer-web POST+memory ceiling",
-      plain.saga.perSecond / gw.post.perSecond,
+      ordersPerSecond / gw.post.perSecond,
       "≥ 0.8",
     ]);
-    ratios.push(["embedded: POST p99 ÷ ceiling p99", plain.post.p99 / gw.post.p99, "≤ 2"]);
+    ratios.push([
+      "embedded: POST p99 ÷ ceiling p99",
+      mean(plain.post.p99, plain2.post.p99) / gw.post.p99,
+      "≤ 2",
+    ]);
     ratios.push([
       "embedded: throughput with tracing at 10% ÷ without",
-      traced.post.perSecond / plain.post.perSecond,
+      mean(traced.post.perSecond, traced2.post.perSecond) / mean(plain.post.perSecond, plain2.post.perSecond),
       "≥ 0.85",
     ]);
-    ratios.push(["embedded: orders/s ÷ raw node:http", plain.saga.perSecond / raw.perSecond, "(context)"]);
+    ratios.push(["embedded: orders/s ÷ raw node:http", ordersPerSecond / raw.perSecond, "(context)"]);
     console.log(
       `process RSS after the embedded runs: ${fmt(plain.rssMb)} MB (bench process incl. load generator)`,
     );
