@@ -421,11 +421,11 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         { groupId: this.settings.consumerGroup, topics: [Topics.paymentEvents], fromBeginning: true },
         (message) => this.handlePayment(message),
       );
-      this.relayTimer = every(this.settings.relayIntervalMs, PHASE.relaySweep, () => {
+      this.relayTimer = every(this.settings.relayIntervalMs, PHASE.relaySweep, () =>
         this.relaySweep().catch((err: Error) =>
           this.logger.warn({ error: err.message }, "relay sweep failed"),
-        );
-      });
+        ),
+      );
       if (this.broker.isMetricsEnabled()) {
         this.lagTimer = setInterval(() => {
           this.channel

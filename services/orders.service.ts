@@ -647,7 +647,9 @@ export function ordersService(config: Config): OrdersSchema {
       const update = async () => {
         if (!isLeader(this.broker, "orders.countByStatus")) return;
         try {
-          const { byStatus, backlog } = (await this.actions.storeFigures()) as StoreFigures;
+          // A background scan, not a request: the request timeout would only stop the waiting here
+          // (the store finishes the scan anyway); the schedule spaces the scans by their cost.
+          const { byStatus, backlog } = (await this.actions.storeFigures({}, { timeout: 0 })) as StoreFigures;
           for (const [status, n] of Object.entries(byStatus)) {
             this.broker.metrics.set(METRIC.ordersByStatus, n, { status });
           }
@@ -657,7 +659,7 @@ export function ordersService(config: Config): OrdersSchema {
           this.logger.warn({ error: (err as Error).message }, "store gauges not updated");
         }
       };
-      this.gaugeTimer = every(config.storeGaugeIntervalMs, PHASE.storeGauges, () => void update());
+      this.gaugeTimer = every(config.storeGaugeIntervalMs, PHASE.storeGauges, update);
       setTimeout(update, 1_000).unref();
     },
 

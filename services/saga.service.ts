@@ -615,7 +615,7 @@ export function sagaService(config: Config): SagaSchema {
       this.sweeping = false;
       this.deadlines = new Map();
       this.retries = new Set();
-      this.sweepTimer = every(this.settings.sweepIntervalMs, PHASE.recoverySweep, () => void this.sweep());
+      this.sweepTimer = every(this.settings.sweepIntervalMs, PHASE.recoverySweep, () => this.sweep());
       void this.sweep();
     },
 
