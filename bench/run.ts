@@ -3,7 +3,7 @@
 // tool, the ceilings the service is compared with. Prints one table with ratios, writes JSON and
 // an SVG plot to bench/results/. Ratios, not absolute numbers, are what to compare across runs.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -48,9 +48,16 @@ const SKIP_CEILINGS = args.includes("--skip-ceilings");
 const RESULTS = join(__dirname, "results");
 const ROOT = join(__dirname, "..");
 
-/** Extra environment for the service nodes of the real-infra modes (BENCH_NODE_ENV, JSON). */
+/**
+ * Environment of the service nodes of the real-infra modes: the image's NODE_OPTIONS (its heap
+ * sizing, read from the Dockerfile), then BENCH_NODE_ENV (JSON), which may override it.
+ */
 function benchNodeEnv(): Record<string, string> {
-  return process.env.BENCH_NODE_ENV ? JSON.parse(process.env.BENCH_NODE_ENV) : {};
+  const image = /^ENV NODE_OPTIONS=(\S+)$/m.exec(readFileSync(join(ROOT, "Dockerfile"), "utf8"))?.[1];
+  return {
+    ...(image ? { NODE_OPTIONS: image } : {}),
+    ...(process.env.BENCH_NODE_ENV ? JSON.parse(process.env.BENCH_NODE_ENV) : {}),
+  };
 }
 
 let compiled: string[] | undefined;

@@ -62,6 +62,8 @@ test("the image runs compiled JavaScript that the build produces from existing s
   const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
   const cmd = [...dockerfile.matchAll(/^CMD (\[.*\])$/gm)].at(-1)?.[1];
   assert.deepEqual(JSON.parse(cmd ?? "[]"), ["node", "dist/index.js"]);
+  // The heap is sized for the RSS target; the benchmark's nodes read the same line (imageNodeOptions).
+  assert.match(dockerfile, /^ENV NODE_OPTIONS=--max-old-space-size=\d+$/m);
   assert.match(dockerfile, /npm run build/);
   const build = JSON.parse(readFileSync(join(ROOT, "tsconfig.build.json"), "utf8")) as { include: string[] };
   for (const dir of ["*.ts", "services", "simulators"])
