@@ -1,9 +1,10 @@
 // Broker options derived from the environment (lib/config.ts). One code base runs as a single
 // process (no transporter) or as many nodes over NATS, selected by NATS_URL and SERVICES.
 import { hostname } from "node:os";
-import type { BrokerOptions } from "moleculer";
+import type { BrokerOptions, Context } from "moleculer";
 import { type BreakerErrorLike, countsForBreaker } from "./domain/resilience";
 import { type Config, loadConfig } from "./lib/config";
+import { actionSpanTags } from "./lib/trace";
 
 /**
  * Moleculer's own order with Timeout moved inside CircuitBreaker. In the stock order
@@ -81,6 +82,7 @@ export function brokerOptions(config: Config): BrokerOptions {
         ? {
             enabled: true,
             sampling: { rate: config.tracingSamplingRate },
+            tags: { action: (ctx: Context) => actionSpanTags(ctx.params) },
             exporter: config.jaegerEndpoint
               ? [
                   {

@@ -45,3 +45,20 @@ export function parentSpanOf(
   if (!ref) return undefined;
   return { traceID: uuidOf(ref.traceId), id: uuidOf(ref.spanId.padEnd(32, "0")), sampled: ref.sampled };
 }
+
+/**
+ * The tags of an action's span. By default Moleculer copies an action's params into every span,
+ * sampled or not: whole orders and request bodies on every call, and into Jaeger for the sampled
+ * ones. An operator looks an order's trace up by its id, which is all that is kept.
+ */
+export function actionSpanTags(params: unknown): { orderId?: string } {
+  const p = params as {
+    orderId?: unknown;
+    id?: unknown;
+    order?: { _id?: unknown };
+    current?: { _id?: unknown };
+    event?: { orderId?: unknown };
+  } | null;
+  const id = p?.orderId ?? p?.id ?? p?.order?._id ?? p?.current?._id ?? p?.event?.orderId;
+  return typeof id === "string" ? { orderId: id } : {};
+}

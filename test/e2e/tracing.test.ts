@@ -23,7 +23,13 @@ const skip =
 
 interface JaegerTrace {
   traceID: string;
-  spans: { spanID: string; operationName: string; processID: string; references: { spanID: string }[] }[];
+  spans: {
+    spanID: string;
+    operationName: string;
+    processID: string;
+    references: { spanID: string }[];
+    tags?: { key: string; value: unknown }[];
+  }[];
   processes: Record<string, { serviceName: string }>;
 }
 
@@ -56,7 +62,10 @@ describe("a trace follows an order through the event channel", { skip, timeout: 
         const res = await call<{ data: JaegerTrace[] }>(
           queryUrl!,
           "GET",
-          "/api/traces?service=kafka-bridge&limit=100&lookback=1h",
+          // This order's trace, not any earlier one in the same Jaeger: spans carry the order's id.
+          `/api/traces?service=kafka-bridge&limit=20&lookback=1h&tags=${encodeURIComponent(
+            JSON.stringify({ orderId: placed.body.id }),
+          )}`,
         );
         return res.body.data?.find((t) => {
           const ops = t.spans.map((s) => s.operationName);
@@ -86,6 +95,13 @@ describe("a trace follows an order through the event channel", { skip, timeout: 
     const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
     const consume = trace.spans.find((s) => s.operationName.startsWith("consume "))!;
     const apply = trace.spans.find((s) => s.operationName.includes("saga.applyPayment"))!;
+    // Spans name the order, and carry no params (no order documents or request bodies).
+    const tagsOf = (span: typeof apply) => new Map((span.tags ?? []).map((t) => [t.key, t.value]));
+    assert.equal(tagsOf(apply).get("orderId"), placed.body.id);
+    // (The gateway's own request span keeps the URL and method moleculer-web puts there.)
+    for (const span of trace.spans.filter((s) => s.operationName.startsWith("action ")))
+      for (const key of tagsOf(span).keys())
+        assert.ok(!key.startsWith("params"), `${span.operationName}: ${key}`);
     assert.equal(
       apply.references[0]?.spanID,
       consume.spanID,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parentSpanOf, parseTraceParent, traceParentOf } from "../../lib/trace";
+import { actionSpanTags, parentSpanOf, parseTraceParent, traceParentOf } from "../../lib/trace";
 
 test("a Moleculer context becomes a traceparent and comes back as the same parent span", () => {
   const ctx = {
@@ -28,4 +28,17 @@ test("malformed or all-zero traceparents are ignored", () => {
   }
   assert.equal(traceParentOf({ requestID: null, id: "x" }), undefined);
   assert.equal(parseTraceParent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")?.sampled, false);
+});
+
+test("an action's span keeps the order's id, never its params", () => {
+  const order = { _id: "order-7", userId: "alice", items: [{ productId: "sku-1" }] };
+  assert.deepEqual(actionSpanTags({ id: "order-7" }), { orderId: "order-7" });
+  assert.deepEqual(actionSpanTags({ order }), { orderId: "order-7" });
+  assert.deepEqual(actionSpanTags({ current: order, change: {} }), { orderId: "order-7" });
+  assert.deepEqual(actionSpanTags({ event: { orderId: "order-7", type: "PaymentSucceeded" } }), {
+    orderId: "order-7",
+  });
+  assert.deepEqual(actionSpanTags({ items: [{ productId: "sku-1" }], currency: "EUR" }), {});
+  assert.deepEqual(actionSpanTags(null), {});
+  assert.deepEqual(actionSpanTags({ id: 42 }), {}, "only string ids");
 });
