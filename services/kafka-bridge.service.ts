@@ -281,9 +281,12 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
        */
       async relaySweep(force = false): Promise<number> {
         if (!force && !isLeader(this.broker, "kafka-bridge.relayNow")) return 0;
-        const pending = await this.broker.call<Order[], ScanParams>("orders.withPendingOutbox", {
-          limit: RELAY_SWEEP_LIMIT,
-        });
+        // A scan, not a request: no request timeout (lib/periodic.ts spaces scans by their cost).
+        const pending = await this.broker.call<Order[], ScanParams>(
+          "orders.withPendingOutbox",
+          { limit: RELAY_SWEEP_LIMIT },
+          { timeout: 0 },
+        );
         const cutoff = Date.now() - this.settings.relayGraceMs;
         await Promise.all(
           pending

@@ -555,10 +555,14 @@ export function sagaService(config: Config): SagaSchema {
         try {
           const now = new Date();
           const ctx: Context = this.broker.ContextFactory.create(this.broker);
-          const found = await ctx.call<Order[], ScanParams>("orders.needingRecovery", {
-            dueBefore: now.toISOString(),
-            limit: 400,
-          });
+          // A scan, not a request: on FerretDB's SQLite backend it reads every order and ran past
+          // the 10 s request timeout at about 50 000 orders in the soak, so the sweep never got
+          // to its work. Not timed out here; lib/periodic.ts spaces the scans by their cost.
+          const found = await ctx.call<Order[], ScanParams>(
+            "orders.needingRecovery",
+            { dueBefore: now.toISOString(), limit: 400 },
+            { timeout: 0 },
+          );
           for (const order of found.filter((o) => o.status === "PENDING")) {
             await this.runCommand(ctx, order._id, () => ({ type: "deadline", now: new Date() }), {
               correlationId: order.correlationId,

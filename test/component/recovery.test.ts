@@ -80,3 +80,33 @@ test("a stopped saga arms no deadline or retry timer: late failures of its last 
   assert.equal(saga.deadlines.size, 0, "no deadline armed after stop");
   assert.equal(saga.retries.size, 0, "no retry armed after stop");
 });
+
+test("recovery and relay scans slower than the request timeout still complete (a large store on FerretDB)", async () => {
+  const slow = await startEmbeddedNode({ REQUEST_TIMEOUT_MS: "300", SAGA_SWEEP_INTERVAL_MS: "600000" });
+  const orders = slow.broker.getLocalService("orders") as unknown as {
+    adapter: { find(filters: { query?: Record<string, unknown> }): Promise<unknown[]> };
+  };
+  const find = orders.adapter.find.bind(orders.adapter);
+  let scans = 0;
+  orders.adapter.find = async (filters) => {
+    if (filters.query && ("$or" in filters.query || "outboxPending" in filters.query)) {
+      scans++;
+      await new Promise((r) => setTimeout(r, 600));
+    }
+    return find(filters);
+  };
+  try {
+    const result = await slow.broker.call<{ swept: boolean }, object>("saga.sweepNow", {}, { timeout: 0 });
+    assert.equal(scans, 1);
+    assert.equal(result.swept, true, "the sweep got its scan, twice as slow as the request timeout");
+    const relay = await slow.broker.call<{ ok: boolean }, object>(
+      "kafka-bridge.relayNow",
+      {},
+      { timeout: 0 },
+    );
+    assert.equal(scans, 2);
+    assert.equal(relay.ok, true, "so did the relay sweep");
+  } finally {
+    await slow.stop();
+  }
+});
