@@ -143,6 +143,7 @@ interface OrdersMethods {
   casUpdate(id: string, version: number, fields: Partial<Order>): Promise<boolean>;
   emptySettledOutbox(id: string, version: number): Promise<boolean>;
   readFresh(id: string): Promise<Order | null>;
+  findOrder(id: string): Promise<Order | null>;
   findOrders(filters: Parameters<OrderAdapter["find"]>[0]): Promise<Order[]>;
   relay(order: Order): void;
   flushMarks(id: string): Promise<void>;
@@ -197,7 +198,7 @@ export function ordersService(config: Config): OrdersSchema {
           const user = ctx.meta.user;
           if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           // By _id alone (the one filter FerretDB's SQLite backend can use an index for), owner after.
-          const found = orderFromStored(await this.adapter.findOne({ _id: ctx.params.id }));
+          const found = await this.findOrder(ctx.params.id);
           const order = found?.userId === user.id ? found : null;
           // Another user's order answers exactly like a missing one, so ids cannot be probed.
           if (!order) throw new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
@@ -249,7 +250,7 @@ export function ordersService(config: Config): OrdersSchema {
             return { created: true, order: ctx.params.order };
           } catch (err) {
             if (!isDuplicateKey(err)) throw err;
-            const existing = orderFromStored(await this.adapter.findOne({ _id: ctx.params.order._id }));
+            const existing = await this.findOrder(ctx.params.order._id);
             if (!existing) throw err;
             return { created: false, existing };
           }
@@ -515,12 +516,17 @@ export function ordersService(config: Config): OrdersSchema {
         };
       },
 
+      /** By _id alone: the one filter FerretDB's SQLite backend can use an index for. */
+      async findOrder(id: string): Promise<Order | null> {
+        return orderFromStored(await this.adapter.findOne({ _id: id }));
+      },
+
       async findOrders(filters: Parameters<OrderAdapter["find"]>[0]): Promise<Order[]> {
         return (await this.adapter.find(filters)).map((doc) => fromStored(doc));
       },
 
       async readFresh(id: string): Promise<Order | null> {
-        const order = orderFromStored(await this.adapter.findOne({ _id: id }));
+        const order = await this.findOrder(id);
         if (order) this.recent.set(order);
         else this.recent.forget(id);
         return order;
