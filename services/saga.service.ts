@@ -96,6 +96,7 @@ interface SagaMethods {
   armDeadline(orderId: string, deadline: string, correlationId: string, attempt?: number): void;
   releaseLater(orderId: string, attempt: number): void;
   releaseUnlessWritten(orderId: string, attempt: number): void;
+  later(delayMs: number, task: () => void): void;
   recordMetrics(before: Order, after: Order): void;
   checkUser(ctx: Context, userId: string): Promise<UserCheck>;
 }
@@ -487,14 +488,18 @@ export function sagaService(config: Config): SagaSchema {
           this.requestSweep(0);
           return;
         }
-        const timer = setTimeout(
-          () => {
-            this.retries.delete(timer);
-            const ctx: Context = this.broker.ContextFactory.create(this.broker);
-            this.releaseStock(ctx, orderId).catch(() => this.releaseLater(orderId, attempt + 1));
-          },
-          retryDelayMs(attempt, this.settings.retryBaseMs),
-        );
+        this.later(retryDelayMs(attempt, this.settings.retryBaseMs), () => {
+          const ctx: Context = this.broker.ContextFactory.create(this.broker);
+          this.releaseStock(ctx, orderId).catch(() => this.releaseLater(orderId, attempt + 1));
+        });
+      },
+
+      /** An in-memory retry: cleared when the saga stops, forgotten once it has run. */
+      later(delayMs: number, task: () => void) {
+        const timer = setTimeout(() => {
+          this.retries.delete(timer);
+          task();
+        }, delayMs);
         timer.unref();
         this.retries.add(timer);
       },
@@ -511,34 +516,30 @@ export function sagaService(config: Config): SagaSchema {
           this.logger.error({ orderId }, "reservation of an order that was never written is still held");
           return;
         }
-        const timer = setTimeout(
-          async () => {
-            this.retries.delete(timer);
-            const ctx: Context = this.broker.ContextFactory.create(this.broker);
-            try {
-              const written = await ctx.call<Order | null, GetParams>(
-                "orders.get",
-                { id: orderId, fresh: true },
-                toOwner(this.broker, orderId),
-              );
-              if (written) {
-                // Written after all, but no deadline was armed for it when the insert failed.
-                if (written.status === "PENDING")
-                  this.armDeadline(orderId, written.paymentDeadline, written.correlationId);
-                return;
-              }
-              await ctx.call("inventory-proxy.release", { orderId });
-              this.logger.warn({ orderId }, "order not written: its reservation was released");
-            } catch {
-              this.releaseUnlessWritten(orderId, attempt + 1);
-            }
-          },
+        const delayMs =
           attempt === 0
             ? this.settings.unwrittenReleaseDelayMs
-            : retryDelayMs(attempt, this.settings.retryBaseMs),
-        );
-        timer.unref();
-        this.retries.add(timer);
+            : retryDelayMs(attempt, this.settings.retryBaseMs);
+        this.later(delayMs, async () => {
+          const ctx: Context = this.broker.ContextFactory.create(this.broker);
+          try {
+            const written = await ctx.call<Order | null, GetParams>(
+              "orders.get",
+              { id: orderId, fresh: true },
+              toOwner(this.broker, orderId),
+            );
+            if (written) {
+              // Written after all, but no deadline was armed for it when the insert failed.
+              if (written.status === "PENDING")
+                this.armDeadline(orderId, written.paymentDeadline, written.correlationId);
+              return;
+            }
+            await ctx.call("inventory-proxy.release", { orderId });
+            this.logger.warn({ orderId }, "order not written: its reservation was released");
+          } catch {
+            this.releaseUnlessWritten(orderId, attempt + 1);
+          }
+        });
       },
 
       /**
@@ -608,9 +609,7 @@ export function sagaService(config: Config): SagaSchema {
       // Its deadline timers and pending releases died with it: the leader scans once the
       // registry has settled.
       "$node.disconnected"() {
-        const timer = setTimeout(() => void this.sweep(), 1_000);
-        timer.unref();
-        this.retries.add(timer);
+        this.later(1_000, () => void this.sweep());
       },
     },
 
