@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ServiceBroker } from "moleculer";
 import { sharedMemoryChannel } from "../../lib/channel";
+import type { Channel } from "../../lib/channel/types";
 import { apiService } from "../../services/api.service";
 import { kafkaBridgeService } from "../../services/kafka-bridge.service";
 import { ordersService } from "../../services/orders.service";
@@ -87,25 +88,47 @@ test("orders written while this node's relay is connecting are published once it
   }
 });
 
-test("while Kafka is unreachable the relay holds a bounded queue; the rest waits in outboxes and goes out after", async () => {
-  const config = testConfig({ KAFKA_TOPIC_PREFIX: `relay-overflow-${process.pid}` });
+type Publish = Channel["publish"];
+
+/**
+ * One node with the store and the relay. Its Kafka sends go through `send`, which is given the
+ * real publish; `seen` lists the order events that reached Kafka, as "orderId:type".
+ */
+async function relayNode(
+  name: string,
+  send: (publish: Publish, ...args: Parameters<Publish>) => Promise<void>,
+) {
+  const config = testConfig({ KAFKA_TOPIC_PREFIX: `relay-${name}-${process.pid}` });
   const broker = new ServiceBroker({ logger: false });
   broker.createService(ordersService(config));
   broker.createService(kafkaBridgeService(config));
   const channel = sharedMemoryChannel();
-  const publish = channel.publish.bind(channel);
-  let kafkaDown = false;
-  channel.publish = async (...args: Parameters<typeof publish>) => {
-    if (kafkaDown) throw new Error("kafka unreachable");
-    return publish(...args);
-  };
-  const seen = new Set<string>();
+  const publish: Publish = channel.publish.bind(channel);
+  channel.publish = (...args: Parameters<Publish>) => send(publish, ...args);
+  const seen: string[] = [];
   const observer = await channel.subscribe(
-    { groupId: `observer-overflow-${Date.now()}`, topics: [`${config.kafkaTopicPrefix}orders.events`] },
+    { groupId: `observer-${name}-${Date.now()}`, topics: [`${config.kafkaTopicPrefix}orders.events`] },
     async (m) => {
-      if (m.headers["event-type"] === "OrderCreated") seen.add(m.key);
+      seen.push(`${m.key}:${m.headers["event-type"]}`);
     },
   );
+  return {
+    broker,
+    seen,
+    async stop() {
+      channel.publish = publish;
+      await observer.stop();
+      await broker.stop();
+    },
+  };
+}
+
+test("while Kafka is unreachable the relay holds a bounded queue; the rest waits in outboxes and goes out after", async () => {
+  let kafkaDown = false;
+  const { broker, seen, stop } = await relayNode("overflow", async (publish, ...args) => {
+    if (kafkaDown) throw new Error("kafka unreachable");
+    return publish(...args);
+  });
   try {
     await broker.start();
     const bridge = broker.getLocalService("kafka-bridge") as unknown as {
@@ -126,10 +149,14 @@ test("while Kafka is unreachable the relay holds a bounded queue; the rest waits
       ids.push(order._id);
       assert.ok(bridge.relayQueue.length <= 3, `queue bounded (${bridge.relayQueue.length})`);
     }
-    assert.equal(seen.size, 0);
+    assert.equal(seen.length, 0);
 
     kafkaDown = false;
-    await eventually(async () => (ids.every((id) => seen.has(id)) ? true : undefined), 15_000, 50);
+    await eventually(
+      async () => (ids.every((id) => seen.includes(`${id}:OrderCreated`)) ? true : undefined),
+      15_000,
+      50,
+    );
     await eventually(
       async () => {
         const pending = await broker.call<{ _id: string }[], object>("orders.withPendingOutbox", {
@@ -141,35 +168,20 @@ test("while Kafka is unreachable the relay holds a bounded queue; the rest waits
       50,
     );
   } finally {
-    channel.publish = publish;
-    await observer.stop();
-    await broker.stop();
+    await stop();
   }
 });
 
 test("an event handed over again while its first send is unacknowledged goes to Kafka once", async () => {
-  const config = testConfig({ KAFKA_TOPIC_PREFIX: `relay-inflight-${process.pid}` });
-  const broker = new ServiceBroker({ logger: false });
-  broker.createService(ordersService(config));
-  broker.createService(kafkaBridgeService(config));
-  const channel = sharedMemoryChannel();
-  const publish = channel.publish.bind(channel);
   let acknowledge!: () => void;
   const acknowledged = new Promise<void>((resolve) => {
     acknowledge = resolve;
   });
   // Delivered at once, acknowledged later: what a payment answer racing Kafka's ack looks like.
-  channel.publish = async (...args: Parameters<typeof publish>) => {
+  const { broker, seen, stop } = await relayNode("inflight", async (publish, ...args) => {
     await publish(...args);
     await acknowledged;
-  };
-  const seen: string[] = [];
-  const observer = await channel.subscribe(
-    { groupId: `observer-inflight-${Date.now()}`, topics: [`${config.kafkaTopicPrefix}orders.events`] },
-    async (m) => {
-      seen.push(`${m.key}:${m.headers["event-type"]}`);
-    },
-  );
+  });
   try {
     await broker.start();
     const order = pendingOrder(`inflight-${Date.now()}`, "sku-inflight", 1200);
@@ -181,9 +193,7 @@ test("an event handed over again while its first send is unacknowledged goes to 
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(seen, [`${order._id}:OrderCreated`]);
   } finally {
-    channel.publish = publish;
     acknowledge();
-    await observer.stop();
-    await broker.stop();
+    await stop();
   }
 });
