@@ -19,6 +19,7 @@ import { sharedMemoryChannel } from "../lib/channel";
 import { KafkaChannel } from "../lib/channel/kafka-channel";
 import { toStored } from "../lib/stored-order";
 import { startEmbeddedNode } from "../test/helpers/embedded-node";
+import { freePort } from "../test/helpers/http";
 import { token } from "../test/helpers/jwt";
 import { startWorld } from "../test/helpers/world";
 import {
@@ -592,17 +593,6 @@ ${parts.join("\n")}
  * live in the store, so growth there is a leak. Embedded, the bench process itself, whose
  * in-memory store keeps every order (growth is partly data).
  */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** The node's own report of its V8 heap in use, from its Prometheus endpoint. */
 async function heapUsedMb(metricsUrl: string): Promise<number> {
   const res = await request(metricsUrl);

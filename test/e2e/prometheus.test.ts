@@ -3,28 +3,18 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { PlaceOrderParams } from "../../services/saga.service";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
-import { call, eventually } from "../helpers/http";
+import { call, eventually, freePort } from "../helpers/http";
 
 const hasPrometheus = spawnSync("prometheus", ["--version"]).status === 0;
 const skip =
   hasPrometheus || process.env.CI === "true"
     ? false
     : "prometheus is not installed (apt-get install prometheus)";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe("Prometheus scrapes the business metrics", { skip, timeout: 120_000 }, () => {
   let node: EmbeddedNode;

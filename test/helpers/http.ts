@@ -1,4 +1,5 @@
 // A small JSON client for driving the REST API in tests.
+import { createServer } from "node:net";
 import { request } from "undici";
 
 export interface JsonResponse<T = Record<string, unknown>> {
@@ -61,4 +62,16 @@ export async function eventually<T>(
       throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** A TCP port free on loopback right now (for a process that is told its port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
