@@ -27,3 +27,22 @@ export function sampleProc(pid: number): ProcSample | undefined {
 export function cpuPercent(from: ProcSample, to: ProcSample): number {
   return (100 * (to.cpuSeconds - from.cpuSeconds)) / ((to.at - from.at) / 1000);
 }
+
+/**
+ * The real servers started by scripts/infra.sh (their pid files in INFRA_DIR), for the CPU they
+ * take beside the service nodes: the machine is shared by all of them.
+ */
+export function serverProcesses(
+  infraDir = process.env.INFRA_DIR ?? "/tmp/order-service-infra",
+): [string, number][] {
+  const found: [string, number][] = [];
+  for (const name of ["ferretdb", "kafka", "nats"]) {
+    try {
+      const pid = Number(readFileSync(`${infraDir}/pids/${name}.pid`, "utf8").trim());
+      if (pid > 0 && sampleProc(pid)) found.push([name, pid]);
+    } catch {
+      // not started by infra.sh (servers given by URL only): not measured
+    }
+  }
+  return found;
+}

@@ -33,7 +33,7 @@ import {
   type Summary,
   summarize,
 } from "./load";
-import { cpuPercent, type ProcSample, sampleProc } from "./proc";
+import { cpuPercent, type ProcSample, sampleProc, serverProcesses } from "./proc";
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
@@ -369,7 +369,90 @@ function loopDelay(): { stop(): string } {
   };
 }
 
-function completionSummary(name: string, c: Completion, seconds: number): Summary {
+/**
+ * Kafka's CreateTime (the producer's clock, this machine's) of each order's saga messages, by
+ * order id: splits the completion latency into the hops between the messages.
+ */
+interface SagaStamps {
+  created: Map<string, number>;
+  paid: Map<string, number>;
+  settled: Map<string, number>;
+}
+
+/**
+ * One consumer of both saga topics, for the completion and its hops. An order is complete at the
+ * Kafka timestamp of its OrderConfirmed/OrderCancelled: the relay sends that event only once the
+ * order is written CONFIRMED/CANCELLED, and kafkajs stamps it when it builds the request. So the
+ * consumer may fetch in batches (a few fetches a second instead of one per message): the
+ * measurement adds next to no load to the Kafka broker the service shares the machine with.
+ */
+async function observeSaga(
+  brokers: string,
+  topics: { orderEvents: string; paymentEvents: string },
+  groupId: string,
+  completion: Completion,
+): Promise<{ stamps: SagaStamps; stop: () => Promise<void> }> {
+  const stamps: SagaStamps = { created: new Map(), paid: new Map(), settled: new Map() };
+  const kafka = new Kafka({
+    clientId: "bench-observer",
+    brokers: brokers.split(","),
+    logLevel: logLevel.NOTHING,
+  });
+  const consumer = kafka.consumer({ groupId, minBytes: 1 << 20, maxWaitTimeInMs: 250 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topics.orderEvents, topics.paymentEvents] });
+  // No offset commits either: the group is new every run.
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 6,
+    eachMessage: async ({ topic, message }) => {
+      const key = message.key?.toString() ?? "";
+      const at = Number(message.timestamp);
+      const type = message.headers?.["event-type"]?.toString();
+      if (topic === topics.paymentEvents) stamps.paid.set(key, at);
+      else if (type === "OrderCreated") stamps.created.set(key, at);
+      else if (type === "OrderConfirmed" || type === "OrderCancelled") {
+        // In the bench's clock (performance.now()), which times the POSTs.
+        completion.done.set(key, at - performance.timeOrigin);
+        stamps.settled.set(key, at);
+      }
+    },
+  });
+  return { stamps, stop: () => consumer.disconnect() };
+}
+
+/**
+ * p50/p99 of each hop of the saga: POST sent → OrderCreated produced (the POST's handling and the
+ * relay) → payment result produced (Kafka hop and the payment simulator) → OrderConfirmed
+ * produced (Kafka hop, routing to the owner, the store's update, the relay). Kafka timestamps
+ * have millisecond resolution.
+ */
+function stageNote(c: Completion, s: SagaStamps): string {
+  const hops: [string, number[]][] = [
+    ["POST→created", []],
+    ["created→paid", []],
+    ["paid→settled", []],
+  ];
+  for (const [id, placedAt] of c.placed) {
+    const created = s.created.get(id);
+    const paid = s.paid.get(id);
+    const settled = s.settled.get(id);
+    if (created === undefined || paid === undefined || settled === undefined) continue;
+    const sent = performance.timeOrigin + placedAt;
+    hops[0]![1].push(created - sent);
+    hops[1]![1].push(paid - created);
+    hops[2]![1].push(settled - paid);
+  }
+  return hops
+    .map(([name, ms]) => {
+      ms.sort((a, b) => a - b);
+      const p = (q: number) => fmt(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? Number.NaN, 0);
+      return `${name} p50 ${p(0.5)} p99 ${p(0.99)}`;
+    })
+    .join("; ");
+}
+
+function completionSummary(name: string, c: Completion, seconds: number, note?: string): Summary {
   // Only orders placed in this measurement: earlier ones may still complete during it.
   const ms = [...c.done.entries()]
     .filter(([id]) => c.placed.has(id))
@@ -386,7 +469,7 @@ function completionSummary(name: string, c: Completion, seconds: number): Summar
     max: ms.at(-1) ?? Number.NaN,
     errors: {},
   };
-  rows.push({ name, summary, note: "POST → CONFIRMED/CANCELLED, from order events" });
+  rows.push({ name, summary, note: note ?? "POST → CONFIRMED/CANCELLED, from order events" });
   // Per second of placement, so that a stall shows where it happened (plotted with the POSTs).
   const completed = [...c.done.entries()].filter(([id]) => c.placed.has(id));
   timeline(name, {
@@ -452,15 +535,8 @@ async function clusterService(
   const { cluster } = world;
   const names = Array.from({ length: nodes }, (_, i) => `n${i}`);
   await Promise.all(names.map((n) => cluster.startNode(n)));
-  const observerChannel = new KafkaChannel({ brokers: brokers.split(","), clientId: "bench-observer" });
   const completion: Completion = { placed: new Map(), done: new Map() };
-  const sub = await observerChannel.subscribe(
-    { groupId: `${cluster.id}-observer`, topics: [cluster.topics.orderEvents] },
-    async (m) => {
-      if (m.headers["event-type"] === "OrderConfirmed" || m.headers["event-type"] === "OrderCancelled")
-        completion.done.set(m.key, performance.now());
-    },
-  );
+  const observer = await observeSaga(brokers, cluster.topics, `${cluster.id}-observer`, completion);
   const auth = { authorization: `Bearer ${await token("bench-user")}` };
   const label = `service (real infra, ${nodes} node${nodes > 1 ? "s" : ""})`;
   const shot = placeOrders(
@@ -486,25 +562,35 @@ async function clusterService(
     const halfCompletion = completion;
     halfCompletion.placed.clear();
     halfCompletion.done.clear();
-    const halfBefore = pids.map((pid) => sampleProc(pid));
+    // At half of peak the servers and the bench process too: how full the machine is.
+    const measured: [string, number][] = [
+      ...names.map((n, i): [string, number] => [n, pids[i]!]),
+      ...serverProcesses(),
+      ["bench", process.pid],
+    ];
+    const halfBefore = measured.map(([, pid]) => sampleProc(pid));
     const lag = loopDelay();
     const open = await openLoad(`${label} @ half peak`, shot, post.perSecond / 2, SECONDS * 1000);
     const lagNote = lag.stop();
-    const halfAfter = pids.map((pid) => sampleProc(pid));
+    const halfAfter = measured.map(([, pid]) => sampleProc(pid));
     await new Promise((r) => setTimeout(r, 5000));
     record(
       `${label}: POST at half of peak (open model)`,
       open,
-      `${procNote(names, halfBefore, halfAfter)}; ${lagNote}`,
+      `${procNote(
+        measured.map(([n]) => n),
+        halfBefore,
+        halfAfter,
+      )}; ${lagNote}`,
     );
     half = completionSummary(
       `${label}: saga completion at half of peak`,
       halfCompletion,
       open.durationMs / 1000,
+      `POST → CONFIRMED/CANCELLED, from order events; hops ${stageNote(halfCompletion, observer.stamps)}`,
     );
   }
-  await sub.stop();
-  await observerChannel.disconnect();
+  await observer.stop();
   await world.stop();
   return { post, saga, half };
 }
