@@ -46,6 +46,8 @@ const MODE = arg("mode", process.env.KAFKA_BROKERS ? "all" : "embedded");
 const SOAK = Number(arg("soak", "0"));
 /** For profiling the service alone: no ceilings, so no ratios either. */
 const SKIP_CEILINGS = args.includes("--skip-ceilings");
+/** Orders/s of the two-node open model instead of half the measured peak: A/B runs at one load. */
+const OPEN_RATE = Number(arg("open-rate", "0"));
 const RESULTS = join(__dirname, "results");
 const ROOT = join(__dirname, "..");
 
@@ -428,28 +430,29 @@ async function observeSaga(
  * have millisecond resolution.
  */
 function stageNote(c: Completion, s: SagaStamps): string {
-  const hops: [string, number[]][] = [
-    ["POST→created", []],
-    ["created→paid", []],
-    ["paid→settled", []],
-  ];
+  const names = ["POST→created", "created→paid", "paid→settled"];
+  const orders: number[][] = [];
   for (const [id, placedAt] of c.placed) {
     const created = s.created.get(id);
     const paid = s.paid.get(id);
     const settled = s.settled.get(id);
     if (created === undefined || paid === undefined || settled === undefined) continue;
     const sent = performance.timeOrigin + placedAt;
-    hops[0]![1].push(created - sent);
-    hops[1]![1].push(paid - created);
-    hops[2]![1].push(settled - paid);
+    orders.push([created - sent, paid - created, settled - paid]);
   }
-  return hops
-    .map(([name, ms]) => {
-      ms.sort((a, b) => a - b);
-      const p = (q: number) => fmt(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? Number.NaN, 0);
-      return `${name} p50 ${p(0.5)} p99 ${p(0.99)}`;
-    })
-    .join("; ");
+  const quantile = (ms: number[], q: number) =>
+    fmt(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? Number.NaN, 0);
+  const each = names.map((name, hop) => {
+    const ms = orders.map((o) => o[hop]!).sort((a, b) => a - b);
+    return `${name} p50 ${quantile(ms, 0.5)} p99 ${quantile(ms, 0.99)}`;
+  });
+  // Which hop the slowest orders lost their time in: the tail is not the sum of the hops' p99s.
+  const total = (o: number[]) => o[0]! + o[1]! + o[2]!;
+  const slowest = [...orders]
+    .sort((a, b) => total(b) - total(a))
+    .slice(0, Math.max(1, Math.ceil(orders.length / 100)));
+  const mean = (hop: number) => fmt(slowest.reduce((sum, o) => sum + o[hop]!, 0) / slowest.length, 0);
+  return `${each.join("; ")}; slowest 1% (${slowest.length}) on average ${names.map((n, hop) => `${n} ${mean(hop)}`).join(", ")}`;
 }
 
 function completionSummary(name: string, c: Completion, seconds: number, note?: string): Summary {
@@ -570,7 +573,12 @@ async function clusterService(
     ];
     const halfBefore = measured.map(([, pid]) => sampleProc(pid));
     const lag = loopDelay();
-    const open = await openLoad(`${label} @ half peak`, shot, post.perSecond / 2, SECONDS * 1000);
+    const open = await openLoad(
+      `${label} @ half peak`,
+      shot,
+      OPEN_RATE || post.perSecond / 2,
+      SECONDS * 1000,
+    );
     const lagNote = lag.stop();
     const halfAfter = measured.map(([, pid]) => sampleProc(pid));
     await new Promise((r) => setTimeout(r, 5000));
