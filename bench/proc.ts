@@ -46,3 +46,31 @@ export function serverProcesses(
   }
   return found;
 }
+
+export interface MachineSample {
+  busy: number;
+  steal: number;
+  total: number;
+}
+
+/** The whole machine's CPU ticks from /proc/stat: what every process took, ours or not. */
+export function sampleMachine(): MachineSample | undefined {
+  try {
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu;
+    return {
+      busy: user + nice + system + irq + softirq,
+      steal,
+      total: user + nice + system + idle + iowait + irq + softirq + steal,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and stolen share of all cores between two samples, in percent. */
+export function machineNote(from: MachineSample | undefined, to: MachineSample | undefined): string {
+  if (!from || !to || to.total === from.total) return "machine: -";
+  const share = (n: number) => ((100 * n) / (to.total - from.total)).toFixed(0);
+  return `machine: ${share(to.busy - from.busy)}% of all cores busy, ${share(to.steal - from.steal)}% stolen by the host`;
+}

@@ -33,7 +33,7 @@ import {
   type Summary,
   summarize,
 } from "./load";
-import { cpuPercent, type ProcSample, sampleProc, serverProcesses } from "./proc";
+import { cpuPercent, machineNote, type ProcSample, sampleMachine, sampleProc, serverProcesses } from "./proc";
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
@@ -607,6 +607,7 @@ async function clusterService(
       ["bench", process.pid],
     ];
     const halfBefore = measured.map(([, pid]) => sampleProc(pid));
+    const machineBefore = sampleMachine();
     const lag = loopDelay();
     const open = await openLoad(
       `${label} @ half peak`,
@@ -616,6 +617,7 @@ async function clusterService(
     );
     const lagNote = lag.stop();
     const halfAfter = measured.map(([, pid]) => sampleProc(pid));
+    const machineAfter = sampleMachine();
     await new Promise((r) => setTimeout(r, 5000));
     record(
       `${label}: POST at half of peak (open model)`,
@@ -624,7 +626,7 @@ async function clusterService(
         measured.map(([n]) => n),
         halfBefore,
         halfAfter,
-      )}; ${lagNote}`,
+      )}; ${machineNote(machineBefore, machineAfter)}; ${lagNote}`,
     );
     half = completionSummary(
       `${label}: saga completion at half of peak`,
