@@ -334,8 +334,8 @@ launch_nats() {
 launch_ferretdb() {
   mkdir -p "$INFRA_DIR/data/ferretdb"
   # Go's collector took about a fifth of FerretDB's CPU at the default GOGC=100 (every write
-  # decodes and re-encodes whole documents): at 400 an order costs it ~20% less CPU, for ~15 MB
-  # more RSS (docs/infra.md). GOGC from the environment wins.
+  # decodes and re-encodes whole documents): at 400 an order costs it ~20% less CPU, for up to
+  # ~60 MB more RSS (docs/infra.md). GOGC from the environment wins.
   GOGC="${GOGC:-400}" setsid "$FERRETDB_BIN" --listen-addr "127.0.0.1:$FERRETDB_PORT" --sqlite-dir "$INFRA_DIR/data/ferretdb" \
     --log-level warn >>"$(logfile ferretdb)" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$(pidfile ferretdb)"
