@@ -15,6 +15,7 @@ import {
   type Producer,
 } from "kafkajs";
 import { deliverByKey } from "./deliver";
+import { stopRequestQueueLoop } from "./kafkajs-request-queue";
 import type {
   Channel,
   ChannelHealth,
@@ -24,6 +25,8 @@ import type {
   SubscribeOptions,
   Subscription,
 } from "./types";
+
+stopRequestQueueLoop();
 
 export type KafkaChannelLogger = (
   level: "error" | "warn" | "info" | "debug",
