@@ -27,6 +27,7 @@ import {
   getUrl,
   type LoadResult,
   openLoad,
+  percentile,
   postJson,
   type Sample,
   type Shot,
@@ -475,11 +476,9 @@ function stageNote(c: Completion, s: SagaStamps): string {
     const sent = performance.timeOrigin + placedAt;
     orders.push([created - sent, paid - created, settled - paid]);
   }
-  const quantile = (ms: number[], q: number) =>
-    fmt(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? Number.NaN, 0);
   const each = names.map((name, hop) => {
     const ms = orders.map((o) => o[hop]!).sort((a, b) => a - b);
-    return `${name} p50 ${quantile(ms, 0.5)} p99 ${quantile(ms, 0.99)}`;
+    return `${name} p50 ${fmt(percentile(ms, 50), 0)} p99 ${fmt(percentile(ms, 99), 0)}`;
   });
   // Which hop the slowest orders lost their time in: the tail is not the sum of the hops' p99s.
   const total = (o: number[]) => o[0]! + o[1]! + o[2]!;
@@ -490,24 +489,26 @@ function stageNote(c: Completion, s: SagaStamps): string {
   return `${each.join("; ")}; slowest 1% (${slowest.length}) on average ${names.map((n, hop) => `${n} ${mean(hop)}`).join(", ")}`;
 }
 
-function completionSummary(name: string, c: Completion, seconds: number, note?: string): Summary {
+/** What a saga completion row measures; rows that say only this are left out of the printed notes. */
+const COMPLETION = "POST → CONFIRMED/CANCELLED, from order events";
+
+function completionSummary(name: string, c: Completion, seconds: number, note = COMPLETION): Summary {
   // Only orders placed in this measurement: earlier ones may still complete during it.
   const ms = [...c.done.entries()]
     .filter(([id]) => c.placed.has(id))
     .map(([id, at]) => at - c.placed.get(id)!)
     .filter((x) => x >= 0)
     .sort((a, b) => a - b);
-  const p = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? Number.NaN;
   const summary: Summary = {
     requests: ms.length,
     perSecond: ms.length / seconds,
-    p50: p(0.5),
-    p90: p(0.9),
-    p99: p(0.99),
+    p50: percentile(ms, 50),
+    p90: percentile(ms, 90),
+    p99: percentile(ms, 99),
     max: ms.at(-1) ?? Number.NaN,
     errors: {},
   };
-  rows.push({ name, summary, note: note ?? "POST → CONFIRMED/CANCELLED, from order events" });
+  rows.push({ name, summary, note });
   // Per second of placement, so that a stall shows where it happened (plotted with the POSTs).
   const completed = [...c.done.entries()].filter(([id]) => c.placed.has(id));
   timeline(name, {
@@ -632,7 +633,7 @@ async function clusterService(
       `${label}: saga completion at half of peak`,
       halfCompletion,
       open.durationMs / 1000,
-      `POST → CONFIRMED/CANCELLED, from order events; hops ${stageNote(halfCompletion, observer.stamps)}`,
+      `${COMPLETION}; hops ${stageNote(halfCompletion, observer.stamps)}`,
     );
   }
   await observer.stop();
@@ -668,8 +669,7 @@ function printTable(ratios: [string, number, string][]): void {
   console.log("\nratios (measured in this run)");
   for (const [name, value, target] of ratios)
     console.log(`  ${name.padEnd(70)} ${fmt(value, 2).padStart(6)}   target ${target}`);
-  // The plain completion notes only restate the definition; those with hops say where time went.
-  const notes = rows.filter((r) => r.note && (!r.note.startsWith("POST →") || r.note.includes("hops")));
+  const notes = rows.filter((r) => r.note && r.note !== COMPLETION);
   if (notes.length) {
     console.log("\nnotes: processes during the measurement, where the saga's time went");
     for (const r of notes) console.log(`  ${r.name}: ${r.note}`);
