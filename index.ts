@@ -7,9 +7,12 @@ import { type Config, ConfigError, loadConfig, type ServiceName, usesDevSecret }
 import { brokerOptions } from "./moleculer.config";
 import { replCustomCommands } from "./repl";
 import { apiService } from "./services/api.service";
+import { deadLettersService } from "./services/dead-letters.service";
 import { inventoryProxyService } from "./services/inventory-proxy.service";
-import { kafkaBridgeService } from "./services/kafka-bridge.service";
+import { orderStoreService } from "./services/order-store.service";
 import { ordersService } from "./services/orders.service";
+import { outboxRelayService } from "./services/outbox-relay.service";
+import { paymentConsumerService } from "./services/payment-consumer.service";
 import { sagaService } from "./services/saga.service";
 import { userProxyService } from "./services/user-proxy.service";
 import { type EmbeddedSimulators, startEmbeddedSimulators } from "./simulators/embedded";
@@ -30,16 +33,24 @@ export async function startNode(config: Config): Promise<RunningNode> {
   const userUrl = config.userServiceUrl ?? embedded.userServiceUrl;
   const inventoryUrl = config.inventoryServiceUrl ?? embedded.inventoryServiceUrl;
 
+  // What each name in SERVICES starts. The order store, the saga and the Kafka edge run together
+  // (lib/config.ts checks it): an order's writes, deadline and events all live on its owner node.
   // biome-ignore lint/suspicious/noExplicitAny: each schema has its own settings/vars types
-  const factories: Record<ServiceName, () => ServiceSchema<any, any, any>> = {
-    api: () => apiService(config),
-    orders: () => ordersService(config),
-    saga: () => sagaService(config),
-    "user-proxy": () => userProxyService(config, requireUrl(userUrl, "USER_SERVICE_URL")),
-    "inventory-proxy": () => inventoryProxyService(config, requireUrl(inventoryUrl, "INVENTORY_SERVICE_URL")),
-    "kafka-bridge": () => kafkaBridgeService(config),
+  const factories: Record<ServiceName, () => ServiceSchema<any, any, any>[]> = {
+    api: () => [apiService(config)],
+    orders: () => [orderStoreService(config), ordersService(config)],
+    saga: () => [sagaService(config)],
+    "user-proxy": () => [userProxyService(config, requireUrl(userUrl, "USER_SERVICE_URL"))],
+    "inventory-proxy": () => [
+      inventoryProxyService(config, requireUrl(inventoryUrl, "INVENTORY_SERVICE_URL")),
+    ],
+    "kafka-bridge": () => [
+      outboxRelayService(config),
+      paymentConsumerService(config),
+      deadLettersService(config),
+    ],
   };
-  for (const name of config.services) broker.createService(factories[name]());
+  for (const name of config.services) for (const schema of factories[name]()) broker.createService(schema);
 
   await broker.start();
   await embedded.afterBrokerStart();

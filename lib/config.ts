@@ -75,6 +75,10 @@ export function loadConfig(env: Env = process.env): Config {
       throw new ConfigError(`SERVICES names unknown service "${s}" (known: ${ALL_SERVICES.join(", ")})`);
     }
   }
+  // An order's writes, its deadline and its events live on its owner node: the store's node.
+  if (services.includes("orders") && !(services.includes("saga") && services.includes("kafka-bridge"))) {
+    throw new ConfigError("SERVICES: orders runs with saga and kafka-bridge on the same node");
+  }
   const logLevel = (optional(env, "LOG_LEVEL") ?? "info") as Config["logLevel"];
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);

@@ -152,7 +152,15 @@ export function apiService(
       ready: {
         visibility: "published",
         async handler(ctx: Context<unknown, RequestMeta>) {
-          const needed = ["orders", "saga", "user-proxy", "inventory-proxy", "kafka-bridge"];
+          const needed = [
+            "orders",
+            "order-store",
+            "saga",
+            "user-proxy",
+            "inventory-proxy",
+            "outbox-relay",
+            "payment-consumer",
+          ];
           const live = new Set(
             this.broker.registry
               .getServiceList({ onlyAvailable: true, skipInternal: true })
@@ -168,8 +176,8 @@ export function apiService(
             available: this.broker.getLocalService(name) ? startedHere.has(name) : live.has(name),
           }));
           let channel: unknown = null;
-          if (services.find((s) => s.name === "kafka-bridge")?.available) {
-            channel = await ctx.call("kafka-bridge.status").catch(() => null);
+          if (services.find((s) => s.name === "outbox-relay")?.available) {
+            channel = await ctx.call("outbox-relay.status").catch(() => null);
           }
           const connected =
             (channel as { health?: { connected?: boolean } } | null)?.health?.connected === true;

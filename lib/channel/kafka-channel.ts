@@ -26,8 +26,6 @@ import type {
   Subscription,
 } from "./types";
 
-stopRequestQueueLoop();
-
 export type KafkaChannelLogger = (
   level: "error" | "warn" | "info" | "debug",
   message: string,
@@ -92,6 +90,8 @@ export class KafkaChannel implements Channel {
   private flushing = false;
 
   constructor(private readonly options: KafkaChannelOptions) {
+    // kafkajs 2.2.4's idle 1 ms timer loop, patched once per process (kafkajs-request-queue.ts).
+    stopRequestQueueLoop();
     const log = options.logger;
     this.kafka = new Kafka({
       clientId: options.clientId,

@@ -11,7 +11,7 @@ export const dlqReplayCommand: OperatorCommand = {
       throw new UsageError("partition must be a non-negative integer (see `dlq`)");
     if (!/^\d{1,19}$/.test(offset)) throw new UsageError("offset must be a number (see `dlq`)");
     const res = await broker.call<{ key: string; topic: string }, { partition: number; offset: string }>(
-      "kafka-bridge.dlqReplay",
+      "dead-letters.replay",
       {
         partition,
         offset,

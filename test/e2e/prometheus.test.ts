@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { PlaceOrderParams } from "../../services/saga.service";
+import type { PlaceOrderParams } from "../../contracts/saga";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
 import { call, eventually, freePort } from "../helpers/http";
 

@@ -9,6 +9,7 @@ import { MongoClient } from "mongodb";
 import { isValidOrderEvent } from "../../domain/event-schemas";
 import { makeEvent } from "../../domain/events";
 import type { KafkaChannel } from "../../lib/channel/kafka-channel";
+import { systemSource } from "../../lib/clock";
 import type { InventorySimulator } from "../../simulators/http/inventory-service";
 import type { PaymentSimulator } from "../../simulators/payment/payment-simulator";
 import type { Cluster } from "../helpers/cluster";
@@ -182,16 +183,26 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
     const confirmed = await settled(placed.body.id);
     assert.equal(confirmed.status, "CONFIRMED");
     const ledger = payment.ledger().find((e) => e.orderId === placed.body.id)!;
-    const duplicate = makeEvent("PaymentSucceeded", placed.body.id, {
-      paymentId: ledger.paymentId!,
-      amount: 4200,
-      currency: "EUR",
-    });
-    const lateFailure = makeEvent("PaymentFailed", placed.body.id, {
-      reason: "late",
-      amount: 4200,
-      currency: "EUR",
-    });
+    const duplicate = makeEvent(
+      "PaymentSucceeded",
+      placed.body.id,
+      {
+        paymentId: ledger.paymentId!,
+        amount: 4200,
+        currency: "EUR",
+      },
+      systemSource(),
+    );
+    const lateFailure = makeEvent(
+      "PaymentFailed",
+      placed.body.id,
+      {
+        reason: "late",
+        amount: 4200,
+        currency: "EUR",
+      },
+      systemSource(),
+    );
     await producer.send({
       topic: cluster.topics.paymentEvents,
       messages: [duplicate, duplicate, lateFailure].map((e) => ({
@@ -203,11 +214,16 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
     const cancelled = await place("b", "bob", 3377);
     const c = await settled(cancelled.body.id);
     assert.equal(c.reason, "payment-deadline");
-    const late = makeEvent("PaymentSucceeded", cancelled.body.id, {
-      paymentId: "pay-late",
-      amount: 3377,
-      currency: "EUR",
-    });
+    const late = makeEvent(
+      "PaymentSucceeded",
+      cancelled.body.id,
+      {
+        paymentId: "pay-late",
+        amount: 3377,
+        currency: "EUR",
+      },
+      systemSource(),
+    );
     await producer.send({
       topic: cluster.topics.paymentEvents,
       messages: [late, late].map((e) => ({ key: e.orderId, value: JSON.stringify(e) })),
@@ -261,14 +277,19 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
         {
           key: "poison-3",
           value: JSON.stringify({
-            ...makeEvent("PaymentFailed", "poison-3", { reason: "x", amount: 1, currency: "EUR" }),
+            ...makeEvent(
+              "PaymentFailed",
+              "poison-3",
+              { reason: "x", amount: 1, currency: "EUR" },
+              systemSource(),
+            ),
             version: 7,
           }),
         },
         {
           key: "ghost",
           value: JSON.stringify(
-            makeEvent("PaymentFailed", "ghost", { reason: "x", amount: 1, currency: "EUR" }),
+            makeEvent("PaymentFailed", "ghost", { reason: "x", amount: 1, currency: "EUR" }, systemSource()),
           ),
         },
       ],
