@@ -28,6 +28,11 @@ export type WriteResult =
   | { written: true; record: OrderRecord }
   | { written: false; current: OrderRecord | null };
 
+/**
+ * The relay's word that Kafka has events of an order: on the local bus when the order's owner is
+ * this node (the relay's usual case: it publishes what its own store wrote), else the action.
+ */
+export const EVENTS_PUBLISHED = "outbox-relay.published";
 export interface MarkPublishedParams {
   id: string;
   eventIds: string[];

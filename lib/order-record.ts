@@ -1,9 +1,8 @@
 // How an order sits in the store: the aggregate (domain/order.ts) plus the storage concerns the
 // domain does not know: the document key `_id`, and the outbox of events not yet on Kafka.
 // The outbox is one JSON string in the document, not an array of nested event documents:
-// FerretDB keeps every nested field with its type, which made each insert, read and update of an
-// order 16–36% dearer (docs/infra.md). Nothing queries inside the outbox; scans filter on
-// outboxPending.
+// FerretDB keeps every nested field with its type, which made every write of an order dearer
+// (docs/infra.md). Nothing queries inside the outbox; scans filter on outboxPending.
 import type { OrderEvent } from "../domain/events";
 import type { Order } from "../domain/order";
 

@@ -88,6 +88,8 @@ export class SagaRuntime {
   private sweepTimer?: Periodic;
   private sweeping = false;
   private running = false;
+  /** The definition's wait before an unwritten order's reservation is compensated (tests shorten it). */
+  unwrittenGraceMs = recordStep.whenFailed.compensateUnlessWrittenAfterMs;
 
   constructor(
     private readonly broker: ServiceBroker,
@@ -159,7 +161,7 @@ export class SagaRuntime {
     } catch (err) {
       // The write may still land, or a client retrying with the same key may write the order:
       // the store decides, after a while.
-      this.later(recordStep.whenFailed.compensateUnlessWrittenAfterMs, () =>
+      this.later(this.unwrittenGraceMs, () =>
         this.compensateUnlessWritten(state).catch(() =>
           this.retry(
             () => this.compensateUnlessWritten(state),

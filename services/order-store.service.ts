@@ -5,6 +5,7 @@
 import { LRUCache } from "lru-cache";
 import type { Context, ServiceSchema } from "moleculer";
 import {
+  EVENTS_PUBLISHED,
   type GetParams,
   type InsertParams,
   type InsertResult,
@@ -33,7 +34,7 @@ export interface StoreSettings {
   /**
    * Orders kept in memory for the next decision about them (a payment answer, a deadline). A
    * saga's steps are seconds apart, so a few thousand cover the orders in flight; each costs
-   * several kilobytes of heap (10 000 took a node's RSS from about 185 to 257 MB).
+   * kilobytes of heap (docs/infra.md).
    */
   recentCapacity: number;
   /** A publication mark waits this long for the order's next write before it is written alone. */
@@ -56,6 +57,7 @@ interface StoreVars {
   recent: LRUCache<string, OrderRecord>;
   marks: PublicationMarks;
   stopping: boolean;
+  onPublished: (mark: MarkPublishedParams) => void;
 }
 
 interface StoreMethods {
@@ -265,11 +267,15 @@ export function orderStoreService(config: Config): StoreSchema {
       this.writes = new KeyedMutex();
       this.recent = new LRUCache({ max: this.settings.recentCapacity });
       this.marks = new PublicationMarks(this.settings.markDelayMs, (id) => void this.flushMarks(id));
+      // The relay beside this store reports on the local bus: no broker call per published batch.
+      this.onPublished = ({ id, eventIds, publishedAt }) => this.marks.add(id, eventIds, publishedAt);
+      this.broker.localBus.on(EVENTS_PUBLISHED, this.onPublished);
       this.stopping = false;
       this.writeMode = "guarded";
     },
 
     async stopped() {
+      this.broker.localBus.off(EVENTS_PUBLISHED, this.onPublished);
       // Marks still waiting are written now, so that a restart does not publish them again.
       this.stopping = true;
       this.marks.stopTimers();

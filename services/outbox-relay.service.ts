@@ -6,6 +6,7 @@
 import { LRUCache } from "lru-cache";
 import type { Context, ServiceSchema } from "moleculer";
 import {
+  EVENTS_PUBLISHED,
   type MarkPublishedParams,
   ORDER_STORE,
   ORDER_WRITTEN,
@@ -19,7 +20,7 @@ import { METRIC } from "../lib/business-metrics";
 import { acquireChannel, channelLogger, nodeChannel, releaseChannel } from "../lib/channel/shared";
 import { type Channel, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
-import { isLeader, toOwner } from "../lib/order-owner";
+import { isLeader, ownerOf } from "../lib/order-owner";
 import type { OrderRecord, OutboxEntry } from "../lib/order-record";
 import { every, type Periodic, PHASE } from "../lib/periodic";
 
@@ -182,13 +183,18 @@ export function outboxRelayService(config: Config): RelaySchema {
               this.published.set(entry.event.eventId, true);
               this.broker.metrics.increment(METRIC.published, { type: entry.event.type });
             }
-            const eventIds = entries.map((e) => e.event.eventId);
+            const mark: MarkPublishedParams = {
+              id,
+              eventIds: entries.map((e) => e.event.eventId),
+              publishedAt,
+            };
+            const owner = ownerOf(this.broker, id);
+            if (!owner || owner === this.broker.nodeID) {
+              this.broker.localBus.emit(EVENTS_PUBLISHED, mark);
+              continue;
+            }
             this.broker
-              .call<boolean, MarkPublishedParams>(
-                `${ORDER_STORE}.markPublished`,
-                { id, eventIds, publishedAt },
-                toOwner(this.broker, id),
-              )
+              .call<boolean, MarkPublishedParams>(`${ORDER_STORE}.markPublished`, mark, { nodeID: owner })
               .catch((err: Error) =>
                 this.logger.warn(
                   { orderId: id, error: err.message },

@@ -18,10 +18,3 @@ export interface RequestMeta {
   $responseHeaders?: Record<string, string>;
   $responseType?: string;
 }
-
-declare module "moleculer" {
-  interface BrokerOptions {
-    /** Set by the entry point so services can reach the parsed configuration. */
-    $config?: unknown;
-  }
-}
