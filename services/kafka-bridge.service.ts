@@ -3,13 +3,14 @@
 // it (the channel commits when the handler resolves); invalid messages go to the dead-letter topic.
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
-import { parsePaymentEvent } from "../domain/event-schemas";
 import { Headers } from "../domain/events";
 import type { Order, OutboxEntry } from "../domain/order";
+import { checkPaymentMessage } from "../domain/payment-message";
 import { METRIC } from "../lib/business-metrics";
 import { createChannel } from "../lib/channel";
 import { type Channel, type ReceivedMessage, type Subscription, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
+import { deadLetterRecord, originalOf } from "../lib/dead-letter";
 import { isLeader, toOwner } from "../lib/order-owner";
 import { every, type Periodic, PHASE } from "../lib/periodic";
 import { parentSpanOf } from "../lib/trace";
@@ -134,7 +135,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
           return messages.map((m) => ({
             partition: m.partition,
             offset: m.offset,
-            key: m.key,
+            key: m.raw.key === null ? null : m.key,
             reason: m.headers[Headers.deadLetterReason],
             source: `${m.headers[Headers.deadLetterSourceTopic]}/${m.headers[Headers.deadLetterSourcePartition]}@${m.headers[Headers.deadLetterSourceOffset]}`,
             value: m.value.length > 200 ? `${m.value.slice(0, 200)}…` : m.value,
@@ -160,11 +161,13 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
               "NOT_FOUND",
             );
           }
-          const headers = Object.fromEntries(
-            Object.entries(found.headers).filter(([k]) => !k.startsWith("dlq-")),
-          );
-          await this.channel.publish(Topics.paymentEvents, [{ key: found.key, value: found.value, headers }]);
-          return { replayed: true, key: found.key, topic: Topics.paymentEvents };
+          // The original bytes, key and headers, exactly: only the dlq-* headers we added go.
+          await this.channel.publish(Topics.paymentEvents, [{ raw: originalOf(found.raw) }]);
+          return {
+            replayed: true,
+            key: found.raw.key === null ? null : found.key,
+            topic: Topics.paymentEvents,
+          };
         },
       },
       /**
@@ -317,7 +320,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
       },
 
       async handlePayment(message: ReceivedMessage): Promise<void> {
-        const parsed = parsePaymentEvent(message.value, message.key);
+        const parsed = checkPaymentMessage(message.raw);
         if (!parsed.ok) return this.deadLetter(message, parsed.reason);
         this.counters.consumed++;
         // A throw here (saga or store unavailable) leaves the offset uncommitted: redelivered later.
@@ -377,19 +380,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
           },
           "payment message dead-lettered",
         );
-        await this.channel.publish(Topics.paymentDeadLetters, [
-          {
-            key: message.key,
-            value: message.value,
-            headers: {
-              ...message.headers,
-              [Headers.deadLetterReason]: reason,
-              [Headers.deadLetterSourceTopic]: message.topic,
-              [Headers.deadLetterSourcePartition]: String(message.partition),
-              [Headers.deadLetterSourceOffset]: message.offset,
-            },
-          },
-        ]);
+        await this.channel.publish(Topics.paymentDeadLetters, [{ raw: deadLetterRecord(message, reason) }]);
       },
     },
 
