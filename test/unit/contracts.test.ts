@@ -4,12 +4,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import Ajv from "ajv";
 import { parse } from "yaml";
-import { isValidOrderEvent } from "../../domain/event-schemas";
+import { isValidOrderEvent, MAX_MESSAGE_BYTES, ORDER_EVENT_SCHEMAS } from "../../domain/event-schemas";
 import { makeEvent } from "../../domain/events";
 import { createOrder } from "../../domain/order";
+import { checkPaymentMessage, MESSAGE_REFUSALS } from "../../domain/payment-message";
 import { loadConfig } from "../../lib/config";
-import { ASYNCAPI_PATH, renderAsyncApi } from "../../scripts/gen-asyncapi";
+import { ASYNCAPI_PATH, renderAsyncApi, SAGA_REFUSALS } from "../../scripts/gen-asyncapi";
 import { apiService } from "../../services/api.service";
 
 describe("asyncapi", () => {
@@ -31,6 +33,109 @@ describe("asyncapi", () => {
         .sort(),
       ["orders.events", "payments.events", "payments.events.dlq"],
     );
+  });
+
+  interface Doc {
+    info: { description: string };
+    channels: Record<string, { description?: string }>;
+    components: {
+      messages: Record<
+        string,
+        {
+          description?: string;
+          "x-max-bytes"?: number;
+          headers: {
+            required?: string[];
+            properties: Record<string, { pattern?: string; description?: string }>;
+          };
+          bindings?: { kafka: { key: { description: string } } };
+        }
+      >;
+    };
+  }
+  const doc = () => parse(readFileSync(ASYNCAPI_PATH, "utf8")) as Doc;
+
+  test("payment messages: the headers it requires are the ones the consumer enforces", () => {
+    const ajv = new Ajv({ strict: false });
+    const headerCases: [string, Record<string, string>][] = [
+      ["none", {}],
+      [
+        "good",
+        { "event-type": "PaymentSucceeded", "content-type": "application/json", "correlation-id": "c" },
+      ],
+      ["no correlation-id", { "event-type": "PaymentSucceeded", "content-type": "application/json" }],
+      ["no event-type", { "content-type": "application/json", "correlation-id": "c" }],
+      [
+        "text/plain",
+        { "event-type": "PaymentSucceeded", "content-type": "text/plain", "correlation-id": "c" },
+      ],
+      [
+        "contradicting type",
+        { "event-type": "PaymentFailed", "content-type": "application/json", "correlation-id": "c" },
+      ],
+      [
+        "long id",
+        {
+          "event-type": "PaymentSucceeded",
+          "content-type": "application/json",
+          "correlation-id": "c".repeat(201),
+        },
+      ],
+      [
+        "traceparent",
+        {
+          "event-type": "PaymentSucceeded",
+          "content-type": "application/json",
+          "correlation-id": "c",
+          traceparent: "x",
+        },
+      ],
+    ];
+    const event = makeEvent("PaymentSucceeded", "o-1", { paymentId: "p", amount: 1, currency: "EUR" });
+    const validate = ajv.compile(doc().components.messages.PaymentSucceeded!.headers);
+    for (const [name, headers] of headerCases) {
+      const checked = checkPaymentMessage({
+        key: Buffer.from("o-1"),
+        value: Buffer.from(JSON.stringify(event)),
+        headers: Object.entries(headers).map(([n, v]) => [n, Buffer.from(v)]),
+      });
+      assert.equal(validate(headers), checked.ok, `document and consumer agree on headers: ${name}`);
+    }
+  });
+
+  test("it states the key rule, the size limit, every dead-letter reason, the DLQ headers and at-least-once delivery", () => {
+    const d = doc();
+    const messages = d.components.messages;
+    for (const name of ["PaymentSucceeded", "PaymentFailed", "PaymentRefunded"]) {
+      const m = messages[name]!;
+      assert.match(m.bindings!.kafka.key.description, /must equal payload orderId.*key-mismatch/);
+      assert.equal(m["x-max-bytes"], MAX_MESSAGE_BYTES);
+      assert.ok(m.description && m.description.length > 40, `${name} says what the service does with it`);
+    }
+    assert.match(messages.PaymentSucceeded!.description!, /amount and currency must equal/);
+    assert.match(messages.PaymentRefunded!.description!, /refund/);
+    const dlq = messages.DeadLetter!;
+    assert.deepEqual(dlq.headers.required, [
+      "dlq-reason",
+      "dlq-source-topic",
+      "dlq-source-partition",
+      "dlq-source-offset",
+    ]);
+    assert.match(
+      String((dlq.headers as { description?: string }).description),
+      /original message's headers, unchanged/,
+    );
+    assert.match(dlq.bindings!.kafka.key.description, /null/);
+    const reason = new RegExp(dlq.headers.properties["dlq-reason"]!.pattern!);
+    for (const r of [...Object.keys(MESSAGE_REFUSALS), ...Object.keys(SAGA_REFUSALS)]) {
+      assert.match(r, reason);
+      assert.match(`${r}: detail`, reason);
+      assert.match(dlq.headers.properties["dlq-reason"]!.description!, new RegExp(`${r} \\(`));
+    }
+    assert.doesNotMatch("something-else", reason);
+    assert.match(d.channels.orderEvents!.description!, /at least once.*same eventId/s);
+    for (const name of Object.keys(ORDER_EVENT_SCHEMAS))
+      assert.match(messages[name]!.description!, /deduplicates by eventId/);
   });
 
   test("the events the saga writes satisfy the order-event schemas", () => {
