@@ -109,8 +109,11 @@ function isIsoDateTime(value: string): boolean {
 
 export type ParseResult<T> = { ok: true; event: T } | { ok: false; reason: string };
 
-/** Untrusted bytes from payments.events → a typed event, or the reason it goes to the DLQ. */
-export function parsePaymentEvent(raw: string, key?: string): ParseResult<PaymentEvent> {
+/**
+ * The body of a payment message → a typed event, or why not. The consumer calls
+ * checkPaymentMessage (domain/payment-message.ts), which adds the headers and the key.
+ */
+export function parsePaymentEvent(raw: string): ParseResult<PaymentEvent> {
   if (Buffer.byteLength(raw) > MAX_MESSAGE_BYTES) return { ok: false, reason: "message-too-large" };
   let data: unknown;
   try {
@@ -132,9 +135,7 @@ export function parsePaymentEvent(raw: string, key?: string): ParseResult<Paymen
       reason: `schema-invalid: ${first?.instancePath || "/"} ${first?.message ?? ""}`.trim(),
     };
   }
-  const event = data as PaymentEvent;
-  if (key !== undefined && key !== event.orderId) return { ok: false, reason: "key-mismatch" };
-  return { ok: true, event };
+  return { ok: true, event: data as PaymentEvent };
 }
 
 /** Used by tests and the payment simulator's own checks: is this a valid order event? */

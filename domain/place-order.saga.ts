@@ -141,6 +141,16 @@ const onPayment: {
   },
 };
 
+/** The same policy in words, for the AsyncAPI document (scripts/gen-asyncapi.ts renders it). */
+export const PAYMENT_POLICY: Record<PaymentEvent["type"], string> = {
+  PaymentSucceeded:
+    "The payment paymentId was captured. Every captured payment either confirms its order or is refunded, exactly once per paymentId, whatever the order's state and the order of arrival. A PENDING order whose total and currency it matches becomes CONFIRMED (OrderConfirmed carries this paymentId). Any other payment is answered with RefundRequested for the amount captured, with its reason: amount-mismatch or currency-mismatch (a PENDING order keeps waiting for a right payment until its deadline), already-paid (a second payment for a CONFIRMED order), order-cancelled (a payment for a CANCELLED order). A paymentId the order has already seen changes nothing.",
+  PaymentFailed:
+    "The payment was declined: a PENDING order is compensated (stock released) and becomes CANCELLED with reason payment-failed (OrderCancelled). An order that is no longer PENDING takes no change.",
+  PaymentRefunded:
+    "Answers RefundRequested: that paymentId's refund is recorded as done; nothing is published. A second one for the same paymentId changes nothing; one for a paymentId the service never asked to refund is dead-lettered (unknown-payment).",
+};
+
 const reactions = {
   onPayment,
   /**

@@ -24,7 +24,7 @@ fi
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
   # Fast to slow; chaos last, since it restarts the servers under everything else.
-  mapfile -t files < <(for dir in unit component integration e2e chaos; do find "test/$dir" -name '*.test.ts' 2>/dev/null | sort; done)
+  mapfile -t files < <(for dir in unit component integration contract e2e chaos; do find "test/$dir" -name '*.test.ts' 2>/dev/null | sort; done)
 fi
 echo "== tests (node $(node --version), ${#files[@]} files)"
 node --import tsx --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec "${files[@]}"

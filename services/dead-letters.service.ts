@@ -7,6 +7,7 @@ import { Headers } from "../domain/events";
 import { acquireChannel, channelLogger, nodeChannel, releaseChannel } from "../lib/channel/shared";
 import { type Channel, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
+import { originalOf } from "../lib/dead-letter";
 
 interface DeadLetterVars {
   channel: Channel;
@@ -29,7 +30,7 @@ export function deadLettersService(config: Config): DeadLetterSchema {
           return messages.map((m) => ({
             partition: m.partition,
             offset: m.offset,
-            key: m.key,
+            key: m.raw.key === null ? null : m.key,
             reason: m.headers[Headers.deadLetterReason],
             source: `${m.headers[Headers.deadLetterSourceTopic]}/${m.headers[Headers.deadLetterSourcePartition]}@${m.headers[Headers.deadLetterSourceOffset]}`,
             value: m.value.length > 200 ? `${m.value.slice(0, 200)}…` : m.value,
@@ -54,11 +55,12 @@ export function deadLettersService(config: Config): DeadLetterSchema {
               404,
               "NOT_FOUND",
             );
-          const headers = Object.fromEntries(
-            Object.entries(found.headers).filter(([k]) => !k.startsWith("dlq-")),
-          );
-          await this.channel.publish(topics.paymentEvents, [{ key: found.key, value: found.value, headers }]);
-          return { replayed: true, key: found.key, topic: topics.paymentEvents };
+          await this.channel.publish(topics.paymentEvents, [{ raw: originalOf(found.raw) }]);
+          return {
+            replayed: true,
+            key: found.raw.key === null ? null : found.key,
+            topic: topics.paymentEvents,
+          };
         },
       },
     },

@@ -5,12 +5,13 @@
 import type { ServiceSchema } from "moleculer";
 import type { ConsumerStatus } from "../contracts/payments";
 import type { ApplyPaymentParams, PaymentOutcome } from "../contracts/saga";
-import { parsePaymentEvent } from "../domain/event-schemas";
 import { Headers } from "../domain/events";
+import { checkPaymentMessage } from "../domain/payment-message";
 import { METRIC } from "../lib/business-metrics";
 import { acquireChannel, channelLogger, nodeChannel, releaseChannel } from "../lib/channel/shared";
 import { type Channel, type ReceivedMessage, type Subscription, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
+import { deadLetterRecord } from "../lib/dead-letter";
 import { ownerOf } from "../lib/order-owner";
 import { parentSpanOf } from "../lib/trace";
 
@@ -54,7 +55,7 @@ export function paymentConsumerService(config: Config): ConsumerSchema {
 
     methods: {
       async handle(message: ReceivedMessage): Promise<void> {
-        const parsed = parsePaymentEvent(message.value, message.key);
+        const parsed = checkPaymentMessage(message.raw);
         if (!parsed.ok) return this.deadLetter(message, parsed.reason);
         this.counters.consumed++;
         const result = await this.applyPayment(
@@ -121,19 +122,7 @@ export function paymentConsumerService(config: Config): ConsumerSchema {
           { reason, partition: message.partition, offset: message.offset },
           "payment message dead-lettered",
         );
-        await this.channel.publish(topics.paymentDeadLetters, [
-          {
-            key: message.key,
-            value: message.value,
-            headers: {
-              ...message.headers,
-              [Headers.deadLetterReason]: reason,
-              [Headers.deadLetterSourceTopic]: message.topic,
-              [Headers.deadLetterSourcePartition]: String(message.partition),
-              [Headers.deadLetterSourceOffset]: message.offset,
-            },
-          },
-        ]);
+        await this.channel.publish(topics.paymentDeadLetters, [{ raw: deadLetterRecord(message, reason) }]);
       },
     },
 

@@ -11,16 +11,18 @@ import {
   type KafkaMessage,
   type LogEntry,
   logLevel,
+  type Message,
   Partitioners,
   type Producer,
 } from "kafkajs";
 import { deliverByKey } from "./deliver";
 import { stopRequestQueueLoop } from "./kafkajs-request-queue";
+import { headersFromKafka, headersToKafka, isRaw, stringView } from "./raw";
 import type {
   Channel,
   ChannelHealth,
-  ChannelMessage,
   MessageHandler,
+  OutgoingMessage,
   ReceivedMessage,
   SubscribeOptions,
   Subscription,
@@ -45,25 +47,16 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.DEBUG]: "debug",
 };
 
-function decodeHeaders(headers: KafkaMessage["headers"]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    const v = Array.isArray(value) ? value[value.length - 1] : value;
-    if (v !== undefined) out[name] = Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
-  }
-  return out;
+function toReceived(topic: string, partition: number, message: KafkaMessage): ReceivedMessage {
+  const raw = { key: message.key, value: message.value, headers: headersFromKafka(message.headers) };
+  return { topic, partition, offset: message.offset, ...stringView(raw), raw };
 }
 
-function toReceived(topic: string, partition: number, message: KafkaMessage): ReceivedMessage {
-  return {
-    topic,
-    partition,
-    offset: message.offset,
-    key: message.key?.toString("utf8") ?? "",
-    value: message.value?.toString("utf8") ?? "",
-    headers: decodeHeaders(message.headers),
-  };
+/** Ours go as strings (the relay's hot path converts nothing); others' bytes as they came. */
+function toKafka(message: OutgoingMessage): Message {
+  if (!isRaw(message)) return { key: message.key, value: message.value, headers: message.headers };
+  const { key, value, headers } = message.raw;
+  return { key, value, headers: headersToKafka(headers) };
 }
 
 /** Messages handled before their offsets are resolved and the group hears a heartbeat. */
@@ -83,7 +76,7 @@ export class KafkaChannel implements Channel {
   private readonly consumerState = new Map<Consumer, boolean>();
   private readonly outgoing: {
     topic: string;
-    messages: ChannelMessage[];
+    messages: OutgoingMessage[];
     resolve: () => void;
     reject: (err: Error) => void;
   }[] = [];
@@ -151,7 +144,7 @@ export class KafkaChannel implements Channel {
    * send is under way leaves together in the next batch, and each caller resolves when its batch
    * is acknowledged.
    */
-  publish(topic: string, messages: ChannelMessage[]): Promise<void> {
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error("kafka channel is closed"));
     return new Promise((resolve, reject) => {
       this.outgoing.push({ topic, messages, resolve, reject });
@@ -164,7 +157,7 @@ export class KafkaChannel implements Channel {
     try {
       while (this.outgoing.length > 0) {
         const batch = this.outgoing.splice(0, this.outgoing.length);
-        const byTopic = new Map<string, ChannelMessage[]>();
+        const byTopic = new Map<string, OutgoingMessage[]>();
         for (const item of batch)
           byTopic.set(item.topic, [...(byTopic.get(item.topic) ?? []), ...item.messages]);
         try {
@@ -173,7 +166,7 @@ export class KafkaChannel implements Channel {
             acks: -1,
             topicMessages: [...byTopic].map(([topic, msgs]) => ({
               topic,
-              messages: msgs.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+              messages: msgs.map(toKafka),
             })),
           });
           for (const item of batch) item.resolve();

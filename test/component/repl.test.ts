@@ -82,7 +82,12 @@ describe("operator REPL commands", () => {
 
   test("dlq lists refused messages with their reason, and dlq-replay puts one back", async () => {
     const channel = sharedMemoryChannel();
-    await channel.publish(Topics.paymentEvents, [{ key: "nope", value: "{broken", headers: {} }]);
+    const headers = {
+      "event-type": "PaymentFailed",
+      "content-type": "application/json",
+      "correlation-id": "c",
+    };
+    await channel.publish(Topics.paymentEvents, [{ key: "nope", value: "{broken", headers }]);
     const ghost = makeEvent(
       "PaymentFailed",
       "ghost-order",
@@ -90,7 +95,7 @@ describe("operator REPL commands", () => {
       systemSource(),
     );
     await channel.publish(Topics.paymentEvents, [
-      { key: "ghost-order", value: JSON.stringify(ghost), headers: {} },
+      { key: "ghost-order", value: JSON.stringify(ghost), headers },
     ]);
     const listing = await eventually(async () => {
       const out = await run("dlq");

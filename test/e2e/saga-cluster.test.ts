@@ -67,6 +67,13 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
     });
   }
 
+  /** The headers every payment message must carry (docs/asyncapi.yaml). */
+  const paymentHeaders = (type: string) => ({
+    "event-type": type,
+    "content-type": "application/json",
+    "correlation-id": `${cluster.id}-test`,
+  });
+
   const orders = () => mongo.db().collection("orders");
   const findOrder = async (id: string) => (await orders().findOne({ _id: id })) as unknown as OrderDoc | null;
   const settled = (id: string, timeoutMs = 30_000) =>
@@ -208,6 +215,7 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
       messages: [duplicate, duplicate, lateFailure].map((e) => ({
         key: e.orderId,
         value: JSON.stringify(e),
+        headers: paymentHeaders(e.type),
       })),
     });
 
@@ -226,7 +234,11 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
     );
     await producer.send({
       topic: cluster.topics.paymentEvents,
-      messages: [late, late].map((e) => ({ key: e.orderId, value: JSON.stringify(e) })),
+      messages: [late, late].map((e) => ({
+        key: e.orderId,
+        value: JSON.stringify(e),
+        headers: paymentHeaders(e.type),
+      })),
     });
     const refund = await eventually(async () =>
       orderEvents.find((m) => m.key === cancelled.body.id && m.type === "RefundRequested"),
@@ -269,10 +281,11 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
     await producer.send({
       topic: cluster.topics.paymentEvents,
       messages: [
-        { key: "poison-1", value: "{not json" },
+        { key: "poison-1", value: "{not json", headers: paymentHeaders("PaymentFailed") },
         {
           key: "poison-2",
           value: JSON.stringify({ type: "PaymentSucceeded", version: 1, orderId: "poison-2" }),
+          headers: paymentHeaders("PaymentSucceeded"),
         },
         {
           key: "poison-3",
@@ -285,12 +298,14 @@ describe("saga on the real servers, two nodes", { skip, timeout: 600_000 }, () =
             ),
             version: 7,
           }),
+          headers: paymentHeaders("PaymentFailed"),
         },
         {
           key: "ghost",
           value: JSON.stringify(
             makeEvent("PaymentFailed", "ghost", { reason: "x", amount: 1, currency: "EUR" }, systemSource()),
           ),
+          headers: paymentHeaders("PaymentFailed"),
         },
       ],
     });
