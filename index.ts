@@ -6,7 +6,7 @@ import { registerBusinessMetrics } from "./lib/business-metrics";
 import { type Config, ConfigError, loadConfig, type ServiceName, usesDevSecret } from "./lib/config";
 import { brokerOptions } from "./moleculer.config";
 import { replCustomCommands } from "./repl";
-import { apiService } from "./services/api.service";
+import { apiService, DRAINING_EVENT } from "./services/api.service";
 import { inventoryProxyService } from "./services/inventory-proxy.service";
 import { kafkaBridgeService } from "./services/kafka-bridge.service";
 import { ordersService } from "./services/orders.service";
@@ -19,6 +19,8 @@ export interface RunningNode {
   config: Config;
   /** The in-process simulators of the embedded default (empty when every dependency is configured). */
   embedded: EmbeddedSimulators;
+  /** /ready turns 503 on this node's gateway, then waits `ms` while requests still in the pipe are served. */
+  drain(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,12 @@ export async function startNode(config: Config): Promise<RunningNode> {
     broker,
     config,
     embedded,
+    async drain(ms: number) {
+      if (!broker.getLocalService("api")) return;
+      await broker.broadcastLocal(DRAINING_EVENT);
+      broker.logger.info({ drainMs: ms }, "draining: /ready answers 503 until the node stops");
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    },
     async stop() {
       await broker.stop();
       await embedded.stop();
@@ -76,12 +84,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const node = await startNode(config);
-  const shutdown = async () => {
+  // SIGTERM is the orchestrator's: drain first. SIGINT is a person at a terminal: stop now.
+  const shutdown = async (drainMs: number) => {
+    await node.drain(drainMs);
     await node.stop().catch(() => undefined);
     process.exit(0);
   };
-  process.once("SIGTERM", shutdown);
-  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", () => shutdown(config.shutdownDrainMs));
+  process.once("SIGINT", () => shutdown(0));
   if (process.argv.includes("--repl")) {
     node.broker.options.replOptions = { customCommands: replCustomCommands() } as never;
     await node.broker.repl();

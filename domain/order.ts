@@ -2,8 +2,9 @@
 // answers what should happen; services persist the answer with a conditional (versioned) write.
 import { createHash } from "node:crypto";
 import { type EventEnvelope, makeEvent, type OrderEvent, type OrderItem, type PaymentEvent } from "./events";
+import { CURRENCIES as CURRENCY_LIST, ORDER_LIMITS, type OrderStatus } from "./limits";
 
-export type OrderStatus = "PENDING" | "CONFIRMED" | "CANCELLED";
+export type { OrderStatus };
 export const TERMINAL: ReadonlySet<OrderStatus> = new Set(["CONFIRMED", "CANCELLED"]);
 
 export type CancelReason = "payment-failed" | "payment-deadline" | "owner-cancelled" | "operator-cancelled";
@@ -50,29 +51,15 @@ export interface Order {
 }
 
 export const LIMITS = {
-  maxItems: 100,
-  maxQuantity: 1000,
-  maxUnitPrice: 100_000_000,
-  maxProductIdLength: 64,
+  maxItems: ORDER_LIMITS.maxItems,
+  maxQuantity: ORDER_LIMITS.maxQuantity,
+  maxUnitPrice: ORDER_LIMITS.maxUnitPrice,
+  maxProductIdLength: ORDER_LIMITS.maxProductIdLength,
   seenEventIds: 32,
 } as const;
 
-/** ISO 4217 codes accepted; a closed list keeps garbage out of reports and payment calls. */
-export const CURRENCIES: ReadonlySet<string> = new Set([
-  "EUR",
-  "USD",
-  "GBP",
-  "CHF",
-  "JPY",
-  "SEK",
-  "NOK",
-  "DKK",
-  "PLN",
-  "CZK",
-  "CAD",
-  "AUD",
-  "NZD",
-]);
+/** The closed currency list of domain/limits.ts, as a set for the checks below. */
+export const CURRENCIES: ReadonlySet<string> = new Set(CURRENCY_LIST);
 
 export interface NewOrderInput {
   items: OrderItem[];
@@ -102,7 +89,10 @@ export function checkNewOrder(input: NewOrderInput): InputProblem[] {
       });
     }
     if (!Number.isInteger(item.unitPrice) || item.unitPrice < 0 || item.unitPrice > LIMITS.maxUnitPrice) {
-      problems.push({ field: `items[${i}].unitPrice`, message: "integer minor units, 0..100000000" });
+      problems.push({
+        field: `items[${i}].unitPrice`,
+        message: `integer minor units, 0..${LIMITS.maxUnitPrice}`,
+      });
     }
     if (seen.has(item.productId)) {
       problems.push({ field: `items[${i}].productId`, message: "each product appears once" });

@@ -42,6 +42,8 @@ export interface Config {
   retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; maxTotalMs: number };
   bulkhead: { concurrency: number; maxQueueSize: number };
   maxBodyBytes: number;
+  /** On SIGTERM, /ready answers 503 for this long before the node stops (load balancers stop sending). */
+  shutdownDrainMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -108,6 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600, 1),
     httpRequestTimeoutMs: int(env, "HTTP_REQUEST_TIMEOUT_MS", 15_000, 100),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
+    shutdownDrainMs: int(env, "SHUTDOWN_DRAIN_MS", 5_000, 0, 300_000),
     breaker: {
       threshold: int(env, "CB_THRESHOLD_PERCENT", 50, 1, 100) / 100,
       minRequestCount: int(env, "CB_MIN_REQUESTS", 5, 1),

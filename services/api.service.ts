@@ -16,6 +16,8 @@ import type { AuthenticatedUser, RequestMeta } from "../types/moleculer";
 type GatewayRequest = IncomingMessage & { $ctx?: Context<unknown, RequestMeta>; $params?: unknown };
 
 interface ApiVars {
+  /** Set on SIGTERM (index.ts): /ready answers 503 so load balancers stop sending before the listener closes. */
+  draining: boolean;
   verifyKey: Awaited<ReturnType<typeof importSPKI>> | KeyObject;
   algorithm: "HS256" | "RS256";
   limiter: FixedWindowLimiter;
@@ -41,6 +43,69 @@ const VERIFIED_TOKENS_KEPT = 10_000;
 
 class ApiClientError extends Errors.MoleculerClientError {}
 
+/** The public routes: one table feeds the aliases and the 405 answers with their Allow header. */
+const PROBE_ALIASES = {
+  "GET health": "api.health",
+  "GET ready": "api.ready",
+} as const;
+const V1_ALIASES = {
+  "POST orders": "saga.placeOrder",
+  "GET orders": "orders.listOwn",
+  "GET orders/:id": "orders.getOwn",
+  "POST orders/:id/cancel": "saga.cancelOrder",
+} as const;
+const ALLOWED_METHODS = allowedMethods({ "/": PROBE_ALIASES, "/api/v1": V1_ALIASES });
+
+/** Local event index.ts broadcasts on SIGTERM, before the drain period. */
+export const DRAINING_EVENT = "node.draining";
+
+/**
+ * Route middleware (it runs before authentication): a known path asked with a method it does not
+ * serve answers 405 with Allow, instead of moleculer-web's 404.
+ */
+function methodGuard(
+  req: IncomingMessage & { parsedUrl?: string },
+  _res: ServerResponse,
+  next: (err?: unknown) => void,
+) {
+  const path = req.parsedUrl ?? "";
+  const allowed = ALLOWED_METHODS.find(([pattern]) => pattern.test(path))?.[1];
+  if (allowed && !allowed.includes(req.method ?? "")) {
+    next(
+      new ApiClientError(`${req.method} is not supported on this path`, 405, "METHOD_NOT_ALLOWED", {
+        allow: allowed.join(", "),
+      }),
+    );
+    return;
+  }
+  next();
+}
+
+function allowedMethods(routes: Record<string, Record<string, string>>): [RegExp, string[]][] {
+  const byPath = new Map<string, string[]>();
+  for (const [base, aliases] of Object.entries(routes)) {
+    for (const alias of Object.keys(aliases)) {
+      const [method, path] = alias.split(" ");
+      const full = `${base.replace(/\/$/, "")}/${path}`;
+      byPath.set(full, [...(byPath.get(full) ?? []), method]);
+    }
+  }
+  return [...byPath].map(([path, methods]) => [
+    new RegExp(`^${path.replace(/[.]/g, "\\.").replace(/:[^/]+/g, "[^/]+")}$`),
+    methods,
+  ]);
+}
+
+/** "application/json" with any parameters, in any letter case. */
+function isJson(contentType: string): boolean {
+  return contentType.split(";")[0].trim().toLowerCase() === "application/json";
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
+}
+
 export function apiService(
   config: Config,
 ): ServiceSchema<Record<string, unknown>, ApiMethods & Record<string, never>, ApiVars> {
@@ -62,6 +127,7 @@ export function apiService(
       },
       logRequest: "debug",
       logResponse: "debug",
+      use: [methodGuard],
       routes: [
         {
           name: "probes",
@@ -70,10 +136,7 @@ export function apiService(
           autoAliases: false,
           authentication: false,
           bodyParsers: false,
-          aliases: {
-            "GET health": "api.health",
-            "GET ready": "api.ready",
-          },
+          aliases: { ...PROBE_ALIASES },
         },
         {
           name: "v1",
@@ -82,12 +145,7 @@ export function apiService(
           autoAliases: false,
           authentication: true,
           bodyParsers: { json: { strict: true, limit: config.maxBodyBytes }, urlencoded: false },
-          aliases: {
-            "POST orders": "saga.placeOrder",
-            "GET orders": "orders.listOwn",
-            "GET orders/:id": "orders.getOwn",
-            "POST orders/:id/cancel": "saga.cancelOrder",
-          },
+          aliases: { ...V1_ALIASES },
           onBeforeCall(
             ctx: Context<unknown, RequestMeta>,
             _route: unknown,
@@ -109,8 +167,10 @@ export function apiService(
               }
               ctx.meta.idempotencyKey = key;
             }
+            // A body the JSON parser skipped (no or another Content-Type) would otherwise be
+            // silently dropped and the request judged as if it had none.
             const contentType = req.headers["content-type"];
-            if (req.method === "POST" && contentType && !contentType.startsWith("application/json")) {
+            if (contentType ? !isJson(contentType) : hasBody(req)) {
               throw new ApiClientError(
                 "Content-Type must be application/json",
                 415,
@@ -136,6 +196,10 @@ export function apiService(
         }
         const { retryAfter, ...body } = problem;
         if (retryAfter !== undefined) res.setHeader("Retry-After", String(retryAfter));
+        // RFC 6750: a 401 names the scheme the client must use.
+        if (problem.status === 401) res.setHeader("WWW-Authenticate", "Bearer");
+        const allow = (err as { data?: { allow?: unknown } }).data?.allow;
+        if (problem.status === 405 && typeof allow === "string") res.setHeader("Allow", allow);
         res.setHeader("Content-Type", "application/problem+json");
         res.writeHead(problem.status);
         res.end(JSON.stringify(body));
@@ -184,9 +248,19 @@ export function apiService(
           const transporter = transit ? transit.connected : null;
           // Breakers are detail, not readiness: the saga's fallbacks keep serving while one is open.
           const breakers = live.has("saga") ? await ctx.call("saga.breakers").catch(() => []) : [];
-          const ready = services.every((s) => s.available) && connected && store && transporter !== false;
+          const draining = this.draining;
+          const ready =
+            !draining && services.every((s) => s.available) && connected && store && transporter !== false;
           if (!ready) ctx.meta.$statusCode = 503;
-          return { status: ready ? "READY" : "NOT_READY", services, store, transporter, channel, breakers };
+          return {
+            status: ready ? "READY" : "NOT_READY",
+            draining,
+            services,
+            store,
+            transporter,
+            channel,
+            breakers,
+          };
         },
       },
     },
@@ -247,7 +321,16 @@ export function apiService(
       },
     },
 
+    events: {
+      [DRAINING_EVENT]: {
+        handler() {
+          this.draining = true;
+        },
+      },
+    },
+
     async created() {
+      this.draining = false;
       this.limiter = new FixedWindowLimiter(config.rateLimitPerMinute, 60_000);
       this.verifiedTokens = new VerifiedTokens(VERIFIED_TOKENS_KEPT, TOKEN_CLOCK_TOLERANCE_SECONDS);
     },

@@ -3,6 +3,8 @@
 // gateway publishes its own aliases, never these.
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
+import { LIST_OWN_PARAMS, ORDER_ID_PARAMS } from "../contracts/order-queries";
+import { ORDER_STATUSES, PAGE_LIMITS } from "../domain/limits";
 import {
   applyChange,
   type Change,
@@ -19,7 +21,7 @@ import { isLeader, KeyedMutex } from "../lib/order-owner";
 import { every, type Periodic, PHASE } from "../lib/periodic";
 import { fromStored, orderFromStored, type Stored, toStored } from "../lib/stored-order";
 import { dbMixin } from "../mixins/db.mixin";
-import type { RequestMeta } from "../types/moleculer";
+import type { AuthenticatedMeta } from "../types/moleculer";
 
 export interface OrdersSettings {
   pageSizeMax: number;
@@ -189,14 +191,14 @@ export function ordersService(config: Config): OrdersSchema {
   const schema: OrdersSchema = {
     name: "orders",
     mixins: [dbMixin({ collection: "orders", mongoUrl: config.mongoUrl })],
-    settings: { pageSizeMax: 100, markDelayMs: 1_000, recentCapacity: 2_000 },
+    settings: { pageSizeMax: PAGE_LIMITS.maxPageSize, markDelayMs: 1_000, recentCapacity: 2_000 },
 
     actions: {
       getOwn: {
-        params: { id: { type: "string", min: 1, max: 64 }, $$strict: "remove" },
-        async handler(ctx: Context<GetOwnParams, RequestMeta>) {
+        auth: "required",
+        params: ORDER_ID_PARAMS,
+        async handler(ctx: Context<GetOwnParams, AuthenticatedMeta>) {
           const user = ctx.meta.user;
-          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           // By _id alone (the one filter FerretDB's SQLite backend can use an index for), owner after.
           const found = await this.findOrder(ctx.params.id);
           const order = found?.userId === user.id ? found : null;
@@ -207,17 +209,15 @@ export function ordersService(config: Config): OrdersSchema {
       },
 
       listOwn: {
-        params: {
-          page: { type: "number", integer: true, min: 1, max: 100_000, convert: true, optional: true },
-          pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true },
-          status: { type: "enum", values: ["PENDING", "CONFIRMED", "CANCELLED"], optional: true },
-          $$strict: "remove",
-        },
-        async handler(ctx: Context<ListOwnParams, RequestMeta>) {
+        auth: "required",
+        params: LIST_OWN_PARAMS,
+        async handler(ctx: Context<ListOwnParams, AuthenticatedMeta>) {
           const user = ctx.meta.user;
-          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           const page = ctx.params.page ?? 1;
-          const pageSize = Math.min(ctx.params.pageSize ?? 20, this.settings.pageSizeMax);
+          const pageSize = Math.min(
+            ctx.params.pageSize ?? PAGE_LIMITS.defaultPageSize,
+            this.settings.pageSizeMax,
+          );
           // The filter is built here from the verified identity; nothing from the client reaches it raw.
           const query: Record<string, unknown> = { userId: user.id };
           if (ctx.params.status) query.status = ctx.params.status;
@@ -390,7 +390,7 @@ export function ordersService(config: Config): OrdersSchema {
         visibility: "public",
         params: {
           userId: { type: "string", min: 1, max: 128, optional: true },
-          status: { type: "enum", values: ["PENDING", "CONFIRMED", "CANCELLED"], optional: true },
+          status: { type: "enum", values: [...ORDER_STATUSES], optional: true },
           limit: { type: "number", integer: true, min: 1, max: 500, optional: true, convert: true },
           $$strict: true,
         },

@@ -5,7 +5,10 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
+import { ORDER_ID_PARAMS } from "../contracts/order-queries";
+import { PLACE_ORDER_PARAMS } from "../contracts/place-order";
 import type { OrderItem, PaymentEvent } from "../domain/events";
+import { totalProblem } from "../domain/limits";
 import {
   type Command,
   checkNewOrder,
@@ -24,7 +27,7 @@ import { isLeader, toOwner } from "../lib/order-owner";
 import { every, type Periodic, PHASE } from "../lib/periodic";
 import { traceParentOf } from "../lib/trace";
 import { breakerViewMixin } from "../mixins/breaker-view.mixin";
-import type { RequestMeta } from "../types/moleculer";
+import type { AuthenticatedMeta, RequestMeta } from "../types/moleculer";
 import type {
   ApplyChangeParams,
   ApplyResult,
@@ -103,16 +106,6 @@ interface SagaMethods {
 
 type SagaSchema = ServiceSchema<SagaSettings, SagaMethods & Record<string, never>, SagaVars>;
 
-const item = {
-  type: "object",
-  strict: "remove",
-  props: {
-    productId: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9._:-]+$/ },
-    quantity: { type: "number", integer: true, min: 1, max: 1000 },
-    unitPrice: { type: "number", integer: true, min: 0, max: 100_000_000 },
-  },
-};
-
 function isUnavailable(err: unknown): boolean {
   const e = err as { code?: number; type?: string; name?: string };
   return (
@@ -141,20 +134,17 @@ export function sagaService(config: Config): SagaSchema {
 
     actions: {
       placeOrder: {
-        params: {
-          items: { type: "array", min: 1, max: 100, items: item },
-          currency: { type: "string", length: 3, pattern: /^[A-Z]{3}$/ },
-          // Fields a client may try to set; they are dropped, never applied.
-          $$strict: "remove",
-        },
-        async handler(ctx: Context<PlaceOrderParams, RequestMeta>): Promise<OrderView> {
+        auth: "required",
+        params: PLACE_ORDER_PARAMS,
+        async handler(ctx: Context<PlaceOrderParams, AuthenticatedMeta>): Promise<OrderView> {
           const user = ctx.meta.user;
-          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           const input = { items: ctx.params.items, currency: ctx.params.currency };
           const problems = checkNewOrder(input);
           if (problems.length) {
             throw new Errors.ValidationError("Invalid order", "VALIDATION_ERROR", problems);
           }
+          const uncarriable = totalProblem(input.items);
+          if (uncarriable) throw new Errors.MoleculerClientError(uncarriable, 422, "TOTAL_TOO_LARGE");
           const key = ctx.meta.idempotencyKey;
           const orderId = orderIdFor(user.id, key, randomUUID);
           const hash = requestHash(input);
@@ -234,10 +224,10 @@ export function sagaService(config: Config): SagaSchema {
       },
 
       cancelOrder: {
-        params: { id: { type: "string", min: 1, max: 64 }, $$strict: "remove" },
-        async handler(ctx: Context<CancelOrderParams, RequestMeta>): Promise<OrderView> {
+        auth: "required",
+        params: ORDER_ID_PARAMS,
+        async handler(ctx: Context<CancelOrderParams, AuthenticatedMeta>): Promise<OrderView> {
           const user = ctx.meta.user;
-          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           const { order, decision } = await this.runCommand(
             ctx,
             ctx.params.id,
