@@ -139,9 +139,11 @@ export function sagaService(config: Config): SagaSchema {
         async handler(ctx: Context<PlaceOrderParams, AuthenticatedMeta>): Promise<OrderView> {
           const user = ctx.meta.user;
           const input = { items: ctx.params.items, currency: ctx.params.currency };
+          // What the parameter schema cannot say (each product once): the request is well formed,
+          // so 422, with the fields at fault.
           const problems = checkNewOrder(input);
           if (problems.length) {
-            throw new Errors.ValidationError("Invalid order", "VALIDATION_ERROR", problems);
+            throw new Errors.MoleculerClientError("The order cannot be placed", 422, "INVALID_ORDER", problems);
           }
           const uncarriable = totalProblem(input.items);
           if (uncarriable) throw new Errors.MoleculerClientError(uncarriable, 422, "TOTAL_TOO_LARGE");
