@@ -84,14 +84,24 @@ async function main(): Promise<void> {
     throw err;
   }
   const node = await startNode(config);
-  // SIGTERM is the orchestrator's: drain first. SIGINT is a person at a terminal: stop now.
-  const shutdown = async (drainMs: number) => {
-    await node.drain(drainMs);
-    await node.stop().catch(() => undefined);
-    process.exit(0);
+  // SIGTERM is the orchestrator's: drain first. A second signal, or SIGINT (a person at a
+  // terminal), stops now. Either way the broker stops once.
+  let draining = false;
+  let stopping = false;
+  const stopNow = () => {
+    if (stopping) return;
+    stopping = true;
+    node
+      .stop()
+      .catch(() => undefined)
+      .then(() => process.exit(0));
   };
-  process.once("SIGTERM", () => shutdown(config.shutdownDrainMs));
-  process.once("SIGINT", () => shutdown(0));
+  process.on("SIGTERM", () => {
+    if (draining) return stopNow();
+    draining = true;
+    node.drain(config.shutdownDrainMs).then(stopNow, stopNow);
+  });
+  process.on("SIGINT", stopNow);
   if (process.argv.includes("--repl")) {
     node.broker.options.replOptions = { customCommands: replCustomCommands() } as never;
     await node.broker.repl();

@@ -36,6 +36,9 @@ interface ApiMethods {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Budget of each check behind /ready; a probe must answer quickly even while Kafka is down. */
+const READY_CHECK_TIMEOUT_MS = 2_000;
+
 /** The clock skew accepted on exp and nbf, by jose and by the cache of verified tokens alike. */
 const TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
 /** Distinct live tokens remembered (a few hundred bytes each). */
@@ -231,23 +234,28 @@ export function apiService(
             name,
             available: this.broker.getLocalService(name) ? startedHere.has(name) : live.has(name),
           }));
-          let channel: unknown = null;
-          if (services.find((s) => s.name === "kafka-bridge")?.available) {
-            channel = await ctx.call("kafka-bridge.status").catch(() => null);
-          }
+          // The checks run side by side, each with its own short budget: one after the other,
+          // a channel status slowed by a Kafka outage used up the request's whole (distributed)
+          // timeout and the store ping behind it was skipped, reporting store: false.
+          const opts = { timeout: READY_CHECK_TIMEOUT_MS };
+          const [channel, store, breakers] = await Promise.all([
+            services.find((s) => s.name === "kafka-bridge")?.available
+              ? ctx.call("kafka-bridge.status", {}, opts).catch(() => null)
+              : null,
+            live.has("orders")
+              ? ctx.call("orders.ping", {}, opts).then(
+                  () => true,
+                  () => false,
+                )
+              : false,
+            // Breakers are detail, not readiness: the saga's fallbacks keep serving while one is open.
+            live.has("saga") ? ctx.call("saga.breakers", {}, opts).catch(() => []) : [],
+          ]);
           const connected =
             (channel as { health?: { connected?: boolean } } | null)?.health?.connected === true;
-          const store = live.has("orders")
-            ? await ctx.call("orders.ping").then(
-                () => true,
-                () => false,
-              )
-            : false;
           // null: single process, no transporter to be connected.
           const transit = (this.broker as unknown as { transit?: { connected: boolean } }).transit;
           const transporter = transit ? transit.connected : null;
-          // Breakers are detail, not readiness: the saga's fallbacks keep serving while one is open.
-          const breakers = live.has("saga") ? await ctx.call("saga.breakers").catch(() => []) : [];
           const draining = this.draining;
           const ready =
             !draining && services.every((s) => s.available) && connected && store && transporter !== false;
