@@ -68,7 +68,9 @@ function optional(env: Env, name: string): string | undefined {
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
 export function loadConfig(env: Env = process.env): Config {
-  const services = (optional(env, "SERVICES") ?? ALL_SERVICES.join(","))
+  // "none": a node that only joins the cluster, e.g. an operator's REPL (README, "Operator REPL").
+  const servicesRaw = optional(env, "SERVICES") ?? ALL_SERVICES.join(",");
+  const services = (servicesRaw === "none" ? "" : servicesRaw)
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
@@ -138,6 +140,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (nodeId) config.nodeId = nodeId;
   const natsUrl = optional(env, "NATS_URL");
   if (natsUrl) config.natsUrl = natsUrl;
+  if (services.length === 0 && !natsUrl) {
+    throw new ConfigError(
+      "SERVICES=none needs NATS_URL: without services or a transporter the node reaches nothing",
+    );
+  }
   const mongoUrl = optional(env, "MONGO_URL");
   if (mongoUrl) config.mongoUrl = mongoUrl;
   if (kafka)

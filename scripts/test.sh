@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole suite: type check, lint, then every test on Node 22 (Schemathesis, from PyPI, is
-# installed into a venv in the project cache first: the contract tests run it). When the servers' URLs are not in
-# the environment, it starts real Kafka, FerretDB and NATS itself (scripts/infra.sh) and stops
-# them afterwards. Extra arguments are test files (default: all).
+# The whole suite: type check, lint, then every test on Node 22. Schemathesis (pinned, from PyPI)
+# is installed into a venv in the project cache first: the contract tests run it. When the
+# servers' URLs are not in the environment, it starts real Kafka, FerretDB and NATS itself
+# (scripts/infra.sh) and stops them afterwards. Extra arguments are test files (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
