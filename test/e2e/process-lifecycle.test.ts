@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { infraEnv, uniqueName } from "../helpers/env";
 import { call, eventually, freePort } from "../helpers/http";
 import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, token } from "../helpers/jwt";
 
@@ -85,8 +86,18 @@ function assertCleanStop(out: string): void {
 }
 
 describe("SIGTERM", { timeout: 120_000 }, () => {
-  test("without a drain period: exit 0, one clean stop", async () => {
-    const node = await startProcess({ SHUTDOWN_DRAIN_MS: "0" });
+  // On NATS the broker's stop takes long enough (it tells the other nodes first) for a second,
+  // concurrent stop to show: two "Good bye" lines and the gateway closed twice.
+  const infra = infraEnv();
+  test("without a drain period: exit 0, one clean stop", {
+    skip: "skip" in infra ? infra.skip : false,
+  }, async () => {
+    if ("skip" in infra) return;
+    const node = await startProcess({
+      SHUTDOWN_DRAIN_MS: "0",
+      NATS_URL: infra.natsUrl,
+      NAMESPACE: uniqueName("lifecycle"),
+    });
     node.child.kill("SIGTERM");
     assert.equal(await node.exited, 0);
     assertCleanStop(node.output());
