@@ -10,6 +10,7 @@ import ApiGateway from "moleculer-web";
 import { toProblem } from "../domain/problem";
 import { FixedWindowLimiter } from "../domain/rate-limit";
 import type { Config } from "../lib/config";
+import { hasBody, isJson, methodGuard } from "../lib/http-guards";
 import { type VerifiedClaims, VerifiedTokens } from "../lib/verified-tokens";
 import type { AuthenticatedUser, RequestMeta } from "../types/moleculer";
 
@@ -57,57 +58,9 @@ const V1_ALIASES = {
   "GET orders/:id": "orders.getOwn",
   "POST orders/:id/cancel": "saga.cancelOrder",
 } as const;
-const ALLOWED_METHODS = allowedMethods({ "/": PROBE_ALIASES, "/api/v1": V1_ALIASES });
 
 /** Local event index.ts broadcasts on SIGTERM, before the drain period. */
 export const DRAINING_EVENT = "node.draining";
-
-/**
- * Route middleware (it runs before authentication): a known path asked with a method it does not
- * serve answers 405 with Allow, instead of moleculer-web's 404.
- */
-function methodGuard(
-  req: IncomingMessage & { parsedUrl?: string },
-  _res: ServerResponse,
-  next: (err?: unknown) => void,
-) {
-  const path = req.parsedUrl ?? "";
-  const allowed = ALLOWED_METHODS.find(([pattern]) => pattern.test(path))?.[1];
-  if (allowed && !allowed.includes(req.method ?? "")) {
-    next(
-      new ApiClientError(`${req.method} is not supported on this path`, 405, "METHOD_NOT_ALLOWED", {
-        allow: allowed.join(", "),
-      }),
-    );
-    return;
-  }
-  next();
-}
-
-function allowedMethods(routes: Record<string, Record<string, string>>): [RegExp, string[]][] {
-  const byPath = new Map<string, string[]>();
-  for (const [base, aliases] of Object.entries(routes)) {
-    for (const alias of Object.keys(aliases)) {
-      const [method, path] = alias.split(" ");
-      const full = `${base.replace(/\/$/, "")}/${path}`;
-      byPath.set(full, [...(byPath.get(full) ?? []), method]);
-    }
-  }
-  return [...byPath].map(([path, methods]) => [
-    new RegExp(`^${path.replace(/[.]/g, "\\.").replace(/:[^/]+/g, "[^/]+")}$`),
-    methods,
-  ]);
-}
-
-/** "application/json" with any parameters, in any letter case. */
-function isJson(contentType: string): boolean {
-  return contentType.split(";")[0].trim().toLowerCase() === "application/json";
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
-}
 
 export function apiService(
   config: Config,
@@ -130,7 +83,7 @@ export function apiService(
       },
       logRequest: "debug",
       logResponse: "debug",
-      use: [methodGuard],
+      use: [methodGuard({ "/": PROBE_ALIASES, "/api/v1": V1_ALIASES })],
       routes: [
         {
           name: "probes",

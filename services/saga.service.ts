@@ -143,7 +143,12 @@ export function sagaService(config: Config): SagaSchema {
           // so 422, with the fields at fault.
           const problems = checkNewOrder(input);
           if (problems.length) {
-            throw new Errors.MoleculerClientError("The order cannot be placed", 422, "INVALID_ORDER", problems);
+            throw new Errors.MoleculerClientError(
+              "The order cannot be placed",
+              422,
+              "INVALID_ORDER",
+              problems,
+            );
           }
           const uncarriable = totalProblem(input.items);
           if (uncarriable) throw new Errors.MoleculerClientError(uncarriable, 422, "TOTAL_TOO_LARGE");
