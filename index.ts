@@ -6,7 +6,7 @@ import { registerBusinessMetrics } from "./lib/business-metrics";
 import { type Config, ConfigError, loadConfig, type ServiceName, usesDevSecret } from "./lib/config";
 import { brokerOptions } from "./moleculer.config";
 import { replCustomCommands } from "./repl";
-import { apiService } from "./services/api.service";
+import { apiService, DRAINING_EVENT } from "./services/api.service";
 import { deadLettersService } from "./services/dead-letters.service";
 import { inventoryProxyService } from "./services/inventory-proxy.service";
 import { orderStoreService } from "./services/order-store.service";
@@ -22,6 +22,8 @@ export interface RunningNode {
   config: Config;
   /** The in-process simulators of the embedded default (empty when every dependency is configured). */
   embedded: EmbeddedSimulators;
+  /** /ready turns 503 on this node's gateway, then waits `ms` while requests still in the pipe are served. */
+  drain(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,12 @@ export async function startNode(config: Config): Promise<RunningNode> {
     broker,
     config,
     embedded,
+    async drain(ms: number) {
+      if (!broker.getLocalService("api")) return;
+      await broker.broadcastLocal(DRAINING_EVENT);
+      broker.logger.info({ drainMs: ms }, "draining: /ready answers 503 until the node stops");
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    },
     async stop() {
       await broker.stop();
       await embedded.stop();
@@ -87,12 +95,24 @@ async function main(): Promise<void> {
     throw err;
   }
   const node = await startNode(config);
-  const shutdown = async () => {
-    await node.stop().catch(() => undefined);
-    process.exit(0);
+  // SIGTERM is the orchestrator's: drain first. A second signal, or SIGINT (a person at a
+  // terminal), stops now. Either way the broker stops once.
+  let draining = false;
+  let stopping = false;
+  const stopNow = () => {
+    if (stopping) return;
+    stopping = true;
+    node
+      .stop()
+      .catch(() => undefined)
+      .then(() => process.exit(0));
   };
-  process.once("SIGTERM", shutdown);
-  process.once("SIGINT", shutdown);
+  process.on("SIGTERM", () => {
+    if (draining) return stopNow();
+    draining = true;
+    node.drain(config.shutdownDrainMs).then(stopNow, stopNow);
+  });
+  process.on("SIGINT", stopNow);
   if (process.argv.includes("--repl")) {
     node.broker.options.replOptions = { customCommands: replCustomCommands() } as never;
     await node.broker.repl();

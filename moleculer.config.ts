@@ -1,9 +1,11 @@
-// Broker options derived from the environment (lib/config.ts). One code base runs as a single
+// Broker options derived from the configuration (lib/config.ts). One code base runs as a single
 // process (no transporter) or as many nodes over NATS, selected by NATS_URL and SERVICES.
+// Nothing here runs at import: index.ts reads the environment and reports a bad value itself.
 import { hostname } from "node:os";
 import type { BrokerOptions, Context } from "moleculer";
 import { type BreakerErrorLike, countsForBreaker } from "./domain/resilience";
-import { type Config, loadConfig } from "./lib/config";
+import { AuthMiddleware } from "./lib/auth-middleware";
+import type { Config } from "./lib/config";
 import { actionSpanTags } from "./lib/trace";
 
 /**
@@ -37,12 +39,17 @@ export function brokerOptions(config: Config): BrokerOptions {
       : null,
     serializer: "JSON",
     internalMiddlewares: false,
-    middlewares: [...MIDDLEWARE_ORDER],
+    // Auth last, so outermost: a call without a user is refused before validation or any work.
+    middlewares: [...MIDDLEWARE_ORDER, AuthMiddleware],
+    // index.ts handles SIGTERM/SIGINT itself (drain, then one stop): the broker's own handlers
+    // would stop it a second time ("Good bye" twice, the gateway's listener closed twice).
+    skipProcessEventRegistration: true,
     // A hung dependency must count as a failure: the default of 0 waits forever.
     requestTimeout: config.requestTimeoutMs,
     // Retries of the broker are blind to idempotency; the proxies retry what is safe themselves.
     retryPolicy: { enabled: false },
-    // Broker-wide: a per-action breaker only works fully when this is on (DESIGN.md).
+    // Broker-wide: Moleculer only reads an action's own circuitBreaker options when the broker's
+    // is enabled (docs/resilience.md).
     circuitBreaker: {
       enabled: true,
       threshold: config.breaker.threshold,
@@ -102,5 +109,3 @@ export function brokerOptions(config: Config): BrokerOptions {
   };
   return options;
 }
-
-export default brokerOptions(loadConfig());

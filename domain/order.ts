@@ -4,7 +4,7 @@
 // is stored (see lib/order-record.ts) or who calls it (the saga runtime, via the definition).
 import { createHash } from "node:crypto";
 import { type EventSource, makeEvent, type OrderEvent, type OrderItem } from "./events";
-import { LIMITS, type OrderStatus } from "./limits";
+import type { OrderStatus } from "./limits";
 
 export type { OrderStatus };
 
@@ -298,5 +298,3 @@ export function toView(order: Order): OrderView {
   if (order.reason) view.reason = order.reason;
   return view;
 }
-
-export { LIMITS };

@@ -35,7 +35,7 @@ export function mayRetry(policy: RetryPolicy, attempt: number, elapsedMs: number
   return attempt < policy.maxAttempts && elapsedMs + delayMs < policy.maxTotalMs;
 }
 
-/** What the saga does with the user check (the fallback rules in README). */
+/** What the saga does with the user check (the fallback rules of docs/resilience.md). */
 export type UserCheck =
   | { kind: "verified" }
   | { kind: "refused"; why: "blocked" | "unknown" }

@@ -42,6 +42,8 @@ export interface Config {
   retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; maxTotalMs: number };
   bulkhead: { concurrency: number; maxQueueSize: number };
   maxBodyBytes: number;
+  /** On SIGTERM, /ready answers 503 for this long before the node stops (load balancers stop sending). */
+  shutdownDrainMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -66,7 +68,9 @@ function optional(env: Env, name: string): string | undefined {
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
 export function loadConfig(env: Env = process.env): Config {
-  const services = (optional(env, "SERVICES") ?? ALL_SERVICES.join(","))
+  // "none": a node that only joins the cluster, e.g. an operator's REPL (README, "Operator REPL").
+  const servicesRaw = optional(env, "SERVICES") ?? ALL_SERVICES.join(",");
+  const services = (servicesRaw === "none" ? "" : servicesRaw)
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
@@ -112,6 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600, 1),
     httpRequestTimeoutMs: int(env, "HTTP_REQUEST_TIMEOUT_MS", 15_000, 100),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
+    shutdownDrainMs: int(env, "SHUTDOWN_DRAIN_MS", 5_000, 0, 300_000),
     breaker: {
       threshold: int(env, "CB_THRESHOLD_PERCENT", 50, 1, 100) / 100,
       minRequestCount: int(env, "CB_MIN_REQUESTS", 5, 1),
@@ -139,6 +144,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (nodeId) config.nodeId = nodeId;
   const natsUrl = optional(env, "NATS_URL");
   if (natsUrl) config.natsUrl = natsUrl;
+  if (services.length === 0 && !natsUrl) {
+    throw new ConfigError(
+      "SERVICES=none needs NATS_URL: without services or a transporter the node reaches nothing",
+    );
+  }
   const mongoUrl = optional(env, "MONGO_URL");
   if (mongoUrl) config.mongoUrl = mongoUrl;
   if (kafka)

@@ -2,7 +2,8 @@
 // gauges. Writes belong to the order store (order-store.service.ts); this service only reads.
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
-import { ORDER_STATUSES, type OrderStatus } from "../domain/limits";
+import { LIST_OWN_PARAMS, ORDER_ID_PARAMS } from "../contracts/order-queries";
+import { ORDER_STATUSES, type OrderStatus, PAGE_LIMITS } from "../domain/limits";
 import { toView } from "../domain/order";
 import { METRIC } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
@@ -10,7 +11,7 @@ import { isLeader } from "../lib/order-owner";
 import { fromDocument, type OrderRecord } from "../lib/order-record";
 import { every, type Periodic, PHASE } from "../lib/periodic";
 import { dbMixin, type OrderAdapter } from "../mixins/db.mixin";
-import type { RequestMeta } from "../types/moleculer";
+import type { AuthenticatedMeta } from "../types/moleculer";
 
 export interface OrdersSettings {
   pageSizeMax: number;
@@ -61,14 +62,14 @@ export function ordersService(config: Config): OrdersSchema {
     name: "orders",
     // Reads only, and few (REST GETs, operators, one gauge scan a minute): a small pool.
     mixins: [dbMixin({ collection: "orders", mongoUrl: config.mongoUrl, poolSize: 2 })],
-    settings: { pageSizeMax: 100 },
+    settings: { pageSizeMax: PAGE_LIMITS.maxPageSize },
 
     actions: {
       getOwn: {
-        params: { id: { type: "string", min: 1, max: 64 }, $$strict: "remove" },
-        async handler(ctx: Context<GetOwnParams, RequestMeta>) {
+        auth: "required",
+        params: ORDER_ID_PARAMS,
+        async handler(ctx: Context<GetOwnParams, AuthenticatedMeta>) {
           const user = ctx.meta.user;
-          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           // By _id alone (the one filter FerretDB's SQLite backend can use an index for), owner after.
           const found = fromDocument(await this.adapter.findOne({ _id: ctx.params.id }));
           // Another user's order answers exactly like a missing one, so ids cannot be probed.
@@ -79,17 +80,15 @@ export function ordersService(config: Config): OrdersSchema {
       },
 
       listOwn: {
-        params: {
-          page: { type: "number", integer: true, min: 1, max: 100_000, convert: true, optional: true },
-          pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true },
-          status,
-          $$strict: "remove",
-        },
-        async handler(ctx: Context<ListOwnParams, RequestMeta>) {
+        auth: "required",
+        params: LIST_OWN_PARAMS,
+        async handler(ctx: Context<ListOwnParams, AuthenticatedMeta>) {
           const user = ctx.meta.user;
-          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           const page = ctx.params.page ?? 1;
-          const pageSize = Math.min(ctx.params.pageSize ?? 20, this.settings.pageSizeMax);
+          const pageSize = Math.min(
+            ctx.params.pageSize ?? PAGE_LIMITS.defaultPageSize,
+            this.settings.pageSizeMax,
+          );
           // The filter is built here from the verified identity; nothing from the client reaches it raw.
           const query: Record<string, unknown> = { userId: user.id };
           if (ctx.params.status) query.status = ctx.params.status;

@@ -4,7 +4,9 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
+import { ORDER_ID_PARAMS } from "../contracts/order-queries";
 import { ORDER_STORE, ORDER_WRITTEN, type OrderWrittenEvent } from "../contracts/order-store";
+import { PLACE_ORDER_PARAMS } from "../contracts/place-order";
 import type {
   ApplyPaymentParams,
   ForceCancelResult,
@@ -13,7 +15,7 @@ import type {
   PlaceOrderParams,
   RedriveResult,
 } from "../contracts/saga";
-import { checkNewOrder, LIMITS } from "../domain/limits";
+import { checkNewOrder, totalProblem } from "../domain/limits";
 import { type OrderView, orderIdFor, requestHash, toView } from "../domain/order";
 import type { Config } from "../lib/config";
 import { toOwner } from "../lib/order-owner";
@@ -21,7 +23,7 @@ import type { OrderRecord } from "../lib/order-record";
 import { SagaRuntime } from "../lib/saga-runtime";
 import { traceParentOf } from "../lib/trace";
 import { breakerViewMixin } from "../mixins/breaker-view.mixin";
-import type { RequestMeta } from "../types/moleculer";
+import type { AuthenticatedMeta, RequestMeta } from "../types/moleculer";
 
 export interface SagaSettings {
   paymentTimeoutMs: number;
@@ -39,16 +41,6 @@ interface SagaMethods {
 
 type SagaSchema = ServiceSchema<SagaSettings, SagaMethods & Record<string, never>, SagaVars>;
 
-const item = {
-  type: "object",
-  strict: "remove",
-  props: {
-    productId: { type: "string", min: 1, max: LIMITS.maxProductIdLength, pattern: /^[A-Za-z0-9._:-]+$/ },
-    quantity: { type: "number", integer: true, min: 1, max: LIMITS.maxQuantity },
-    unitPrice: { type: "number", integer: true, min: 0, max: LIMITS.maxUnitPrice },
-  },
-};
-
 const notFound = () => new Errors.MoleculerClientError("Order not found", 404, "NOT_FOUND");
 
 export function sagaService(config: Config): SagaSchema {
@@ -61,19 +53,23 @@ export function sagaService(config: Config): SagaSchema {
 
     actions: {
       placeOrder: {
-        params: {
-          items: { type: "array", min: 1, max: LIMITS.maxItems, items: item },
-          currency: { type: "string", length: 3, pattern: /^[A-Z]{3}$/ },
-          // Fields a client may try to set; they are dropped, never applied.
-          $$strict: "remove",
-        },
-        async handler(ctx: Context<PlaceOrderParams, RequestMeta>): Promise<OrderView> {
+        auth: "required",
+        params: PLACE_ORDER_PARAMS,
+        async handler(ctx: Context<PlaceOrderParams, AuthenticatedMeta>): Promise<OrderView> {
           const user = ctx.meta.user;
-          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           const input = { items: ctx.params.items, currency: ctx.params.currency };
+          // What the parameter schema cannot say (each product once): the request is well formed,
+          // so 422, with the fields at fault.
           const problems = checkNewOrder(input);
           if (problems.length)
-            throw new Errors.ValidationError("Invalid order", "VALIDATION_ERROR", problems);
+            throw new Errors.MoleculerClientError(
+              "The order cannot be placed",
+              422,
+              "INVALID_ORDER",
+              problems,
+            );
+          const uncarriable = totalProblem(input.items);
+          if (uncarriable) throw new Errors.MoleculerClientError(uncarriable, 422, "TOTAL_TOO_LARGE");
           const key = ctx.meta.idempotencyKey;
           const orderId = orderIdFor(user.id, key, randomUUID);
           const hash = requestHash(input);
@@ -121,10 +117,10 @@ export function sagaService(config: Config): SagaSchema {
       },
 
       cancelOrder: {
-        params: { id: { type: "string", min: 1, max: 64 }, $$strict: "remove" },
-        async handler(ctx: Context<OrderIdParams, RequestMeta>): Promise<OrderView> {
+        auth: "required",
+        params: ORDER_ID_PARAMS,
+        async handler(ctx: Context<OrderIdParams, AuthenticatedMeta>): Promise<OrderView> {
           const user = ctx.meta.user;
-          if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
           const { record, decision } = await this.runtime.handle(
             ctx,
             ctx.params.id,

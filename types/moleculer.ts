@@ -18,3 +18,15 @@ export interface RequestMeta {
   $responseHeaders?: Record<string, string>;
   $responseType?: string;
 }
+
+/** ctx.meta of an action marked `auth: "required"`: lib/auth-middleware.ts has checked the user. */
+export interface AuthenticatedMeta extends RequestMeta {
+  user: AuthenticatedUser;
+}
+
+declare module "moleculer" {
+  interface ActionSchema {
+    /** "required": the call must carry a verified user in ctx.meta (lib/auth-middleware.ts). */
+    auth?: "required";
+  }
+}

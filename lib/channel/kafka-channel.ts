@@ -16,6 +16,7 @@ import {
   type Producer,
 } from "kafkajs";
 import { deliverByKey } from "./deliver";
+import { kafkaLogLevel } from "./kafka-log";
 import { stopRequestQueueLoop } from "./kafkajs-request-queue";
 import { headersFromKafka, headersToKafka, isRaw, stringView } from "./raw";
 import type {
@@ -39,13 +40,6 @@ export interface KafkaChannelOptions {
   clientId: string;
   logger?: KafkaChannelLogger;
 }
-
-const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
-  [logLevel.ERROR]: "error",
-  [logLevel.WARN]: "warn",
-  [logLevel.INFO]: "info",
-  [logLevel.DEBUG]: "debug",
-};
 
 function toReceived(topic: string, partition: number, message: KafkaMessage): ReceivedMessage {
   const raw = { key: message.key, value: message.value, headers: headersFromKafka(message.headers) };
@@ -94,7 +88,7 @@ export class KafkaChannel implements Channel {
       retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
       logLevel: log ? logLevel.WARN : logLevel.NOTHING,
       logCreator: () => (entry: LogEntry) => {
-        log?.(LEVELS[entry.level] ?? "info", `kafkajs: ${entry.log.message}`, { namespace: entry.namespace });
+        log?.(kafkaLogLevel(entry), `kafkajs: ${entry.log.message}`, { namespace: entry.namespace });
       },
     });
     this.producer = this.kafka.producer({
