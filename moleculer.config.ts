@@ -28,13 +28,30 @@ export const MIDDLEWARE_ORDER = [
   "Throttle",
 ] as const;
 
+/**
+ * NATS client options for a single server or a cluster. NATS_URL may list every server of the
+ * cluster (comma list): Moleculer's transporter turns it into the client's `servers`, and the
+ * client connects to one of them (in random order, so nodes spread over the cluster) and on a lost
+ * connection moves to the next, for ever. A server that is paused or cut off keeps its socket
+ * open: the client notices through its pings, here after 2 unanswered pings 2 s apart instead of
+ * the default 2 × 2 min, so a node is back on another server before its peers' heartbeat timeout
+ * (6 s) declares it gone.
+ */
+export function natsOptions(natsUrl: string): Record<string, unknown> {
+  return {
+    url: natsUrl,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    pingInterval: 2_000,
+    maxPingOut: 2,
+  };
+}
+
 export function brokerOptions(config: Config): BrokerOptions {
   const options: BrokerOptions = {
     namespace: config.namespace,
     nodeID: config.nodeId ?? `${hostname()}-${process.pid}`,
-    transporter: config.natsUrl
-      ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 500 } }
-      : null,
+    transporter: config.natsUrl ? { type: "NATS", options: natsOptions(config.natsUrl) } : null,
     serializer: "JSON",
     internalMiddlewares: false,
     middlewares: [...MIDDLEWARE_ORDER],

@@ -24,7 +24,8 @@ async function main(): Promise<void> {
     const found = topics[0]?.partitions.find((p) => p.partitionId === partition);
     if (!found) throw new Error(`topic ${topic} has no partition ${partition}`);
     // -1: no leader (every replica in its ISR is down).
-    if (found.leader < 0) throw new Error(`${topic}/${partition} has no leader now (ISR: ${found.isr.join(",")})`);
+    if (found.leader < 0)
+      throw new Error(`${topic}/${partition} has no leader now (ISR: ${found.isr.join(",")})`);
     console.log(found.leader);
   } finally {
     await admin.disconnect().catch(() => undefined);
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  console.error(`leader: ${err.message.replace(/^This server does not host this topic-partition$/, "no such topic")}`);
+  console.error(
+    `leader: ${err.message.replace(/^This server does not host this topic-partition$/, "no such topic")}`,
+  );
   process.exit(1);
 });

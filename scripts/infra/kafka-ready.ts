@@ -22,9 +22,11 @@ async function attempt(kafka: Kafka): Promise<void> {
     // A restarted broker answers before the controller has unfenced it: it is ready once the
     // cluster's metadata lists it again.
     const { brokers } = await admin.describeCluster();
-    if (!brokers.some((b) => b.nodeId === nodeId)) throw new Error(`broker ${nodeId} is not in the cluster yet`);
+    if (!brokers.some((b) => b.nodeId === nodeId))
+      throw new Error(`broker ${nodeId} is not in the cluster yet`);
     const existing = new Set(await admin.listTopics());
-    const configEntries = replicationFactor > 1 ? [{ name: "min.insync.replicas", value: String(minInsync) }] : [];
+    const configEntries =
+      replicationFactor > 1 ? [{ name: "min.insync.replicas", value: String(minInsync) }] : [];
     const wanted = [
       { topic: Topics.orderEvents, numPartitions: 3 },
       { topic: Topics.paymentEvents, numPartitions: 3 },
