@@ -1,9 +1,10 @@
 // Broker options derived from the environment (lib/config.ts). One code base runs as a single
 // process (no transporter) or as many nodes over NATS, selected by NATS_URL and SERVICES.
 import { hostname } from "node:os";
-import type { BrokerOptions, Context } from "moleculer";
+import type { BrokerOptions, Context, MetricRegistry } from "moleculer";
 import { type BreakerErrorLike, countsForBreaker } from "./domain/resilience";
 import { type Config, loadConfig } from "./lib/config";
+import { PromClientReporter } from "./lib/metrics";
 import { actionSpanTags } from "./lib/trace";
 
 /**
@@ -91,7 +92,15 @@ export function brokerOptions(config: Config): BrokerOptions {
       config.metricsPort !== undefined
         ? {
             enabled: true,
-            reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }],
+            // prom-client's default metrics replace Moleculer's process/os ones (lib/metrics.ts).
+            collectProcessMetrics: false,
+            // An instance: Moleculer takes a reporter object as it is (its typings list only names).
+            reporter: [
+              new PromClientReporter({
+                port: config.metricsPort,
+                path: "/metrics",
+              }) as unknown as MetricRegistry.MetricsReporter,
+            ],
           }
         : { enabled: false },
     tracing:

@@ -6,7 +6,7 @@ import { Errors } from "moleculer";
 import { parsePaymentEvent } from "../domain/event-schemas";
 import { Headers } from "../domain/events";
 import type { Order, OutboxEntry } from "../domain/order";
-import { METRIC } from "../lib/business-metrics";
+import { businessMetrics } from "../lib/business-metrics";
 import { createChannel } from "../lib/channel";
 import { type Channel, type ReceivedMessage, type Subscription, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
@@ -257,7 +257,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
             for (const entry of entries) {
               this.sending.delete(entry.event.eventId);
               this.published.add(entry.event.eventId);
-              this.broker.metrics.increment(METRIC.published, { type: entry.event.type });
+              businessMetrics(this.broker).published.inc({ type: entry.event.type });
             }
             this.broker
               .call<boolean, MarkPublishedParams>(
@@ -368,7 +368,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
       async deadLetter(message: ReceivedMessage, reason: string): Promise<void> {
         this.counters.deadLettered++;
         // The label keeps the reason's kind only: schema paths would explode the series count.
-        this.broker.metrics.increment(METRIC.dlqMessages, { reason: reason.split(":")[0] ?? reason });
+        businessMetrics(this.broker).dlqMessages.inc({ reason: reason.split(":")[0] ?? reason });
         this.logger.warn(
           {
             reason,
@@ -433,7 +433,7 @@ export function kafkaBridgeService(config: Config): BridgeSchema {
         this.lagTimer = setInterval(() => {
           this.channel
             .consumerLag(this.settings.consumerGroup, Topics.paymentEvents)
-            .then((lag) => this.broker.metrics.set(METRIC.consumerLag, lag, { topic: Topics.paymentEvents }))
+            .then((lag) => businessMetrics(this.broker).consumerLag.set({ topic: Topics.paymentEvents }, lag))
             .catch(() => undefined);
         }, 5_000);
         this.lagTimer.unref();

@@ -13,7 +13,7 @@ import {
   type TraceContext,
   toView,
 } from "../domain/order";
-import { METRIC } from "../lib/business-metrics";
+import { businessMetrics } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
 import { isLeader, KeyedMutex } from "../lib/order-owner";
 import { every, type Periodic, PHASE } from "../lib/periodic";
@@ -657,10 +657,10 @@ export function ordersService(config: Config): OrdersSchema {
           // (the store finishes the scan anyway); the schedule spaces the scans by their cost.
           const { byStatus, backlog } = (await this.actions.storeFigures({}, { timeout: 0 })) as StoreFigures;
           for (const [status, n] of Object.entries(byStatus)) {
-            this.broker.metrics.set(METRIC.ordersByStatus, n, { status });
+            businessMetrics(this.broker).ordersByStatus.set({ status }, n);
           }
-          this.broker.metrics.set(METRIC.outboxBacklog, backlog.events);
-          this.broker.metrics.set(METRIC.outboxOldestAge, backlog.oldestAgeSeconds);
+          businessMetrics(this.broker).outboxBacklog.set(backlog.events);
+          businessMetrics(this.broker).outboxOldestAge.set(backlog.oldestAgeSeconds);
         } catch (err) {
           this.logger.warn({ error: (err as Error).message }, "store gauges not updated");
         }

@@ -18,7 +18,7 @@ import {
   toView,
 } from "../domain/order";
 import { INVENTORY_RETRY_AFTER_SECONDS, type UserCheck, userFallback } from "../domain/resilience";
-import { METRIC } from "../lib/business-metrics";
+import { businessMetrics } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
 import { isLeader, toOwner } from "../lib/order-owner";
 import { every, type Periodic, PHASE } from "../lib/periodic";
@@ -215,7 +215,7 @@ export function sagaService(config: Config): SagaSchema {
           }
           if (!result.created) return this.orderFor(ctx, result.existing, hash);
           this.armDeadline(orderId, order.paymentDeadline, correlationId);
-          this.broker.metrics.increment(METRIC.transitions, { to: "PENDING" });
+          businessMetrics(this.broker).transitions.inc({ to: "PENDING" });
           this.logger.info(
             {
               orderId,
@@ -441,15 +441,14 @@ export function sagaService(config: Config): SagaSchema {
       },
 
       recordMetrics(before: Order, after: Order) {
-        const metrics = this.broker.metrics;
+        const metrics = businessMetrics(this.broker);
         if (after.status !== before.status) {
-          metrics.increment(METRIC.transitions, { to: after.status });
+          metrics.transitions.inc({ to: after.status });
           const seconds = (Date.parse(after.updatedAt) - Date.parse(after.createdAt)) / 1000;
-          metrics.observe(METRIC.sagaDuration, seconds, { outcome: after.status });
-          if (after.status === "CANCELLED")
-            metrics.increment(METRIC.compensations, { reason: after.reason ?? "unknown" });
+          metrics.sagaDuration.observe({ outcome: after.status }, seconds);
+          if (after.status === "CANCELLED") metrics.compensations.inc({ reason: after.reason ?? "unknown" });
         }
-        if (after.refund && !before.refund) metrics.increment(METRIC.refunds);
+        if (after.refund && !before.refund) metrics.refunds.inc();
       },
 
       armDeadline(orderId: string, deadline: string, correlationId: string, attempt = 0) {

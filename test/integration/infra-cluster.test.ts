@@ -56,7 +56,7 @@ function must(...args: string[]): string {
 describe("a 3-broker Kafka cluster and a 3-server NATS cluster from scripts/infra.sh", {
   timeout: 300_000,
 }, () => {
-  let env: Record<string, string> = {};
+  const env: Record<string, string> = {};
 
   before(() => {
     must("up");
