@@ -17,6 +17,7 @@
 #   scripts/infra.sh resume NAME      SIGCONT
 #   scripts/infra.sh leader TOPIC P   which Kafka broker leads partition P of TOPIC (kafka, or kafka-N)
 #   scripts/infra.sh env              print the env file
+#   scripts/infra.sh compose-check [-profile P]... FILE   load a Compose file with the reference parser (JSON out)
 # Environment: INFRA_DIR (/tmp/order-service-infra), INFRA_NATS_PORT (14222; monitor +4000),
 #   INFRA_KAFKA_PORT (19092; controller +1), INFRA_FERRETDB_PORT (27027), INFRA_JAEGER_PORT (24268),
 #   INFRA_READY_TIMEOUT (seconds per server, default 120 for Kafka, 60 for the others),
@@ -107,6 +108,7 @@ FERRETDB_BIN="$CACHE/bin/ferretdb-launcher-$(hash_of "$ROOT"/infra/ferretdb/{go.
 JAEGER_VERSION="$(awk '$1 == "require" && $2 == "github.com/jaegertracing/jaeger" { print $3 }' "$ROOT/infra/jaeger/go.mod")"
 JAEGER_BIN="$CACHE/bin/jaeger-all-in-one-$(hash_of "$ROOT"/infra/jaeger/{go.mod,go.sum})"
 NATS_BIN="$CACHE/bin/nats-server-$NATS_VERSION"
+COMPOSE_CHECK_BIN="$CACHE/bin/compose-check-$(hash_of "$ROOT"/infra/compose-check/{go.mod,go.sum,*.go})"
 
 log() { echo "[infra] $*" >&2; }
 die() {
@@ -257,9 +259,19 @@ install_jaeger() {
   log "Jaeger built in $(elapsed "$t")s"
 }
 
+install_compose_check() {
+  [ -x "$COMPOSE_CHECK_BIN" ] && return 0
+  local t
+  t="$(now)"
+  log "building compose-check (infra/compose-check: compose-go from the Go module proxy)"
+  go_build_module "$ROOT/infra/compose-check" "$COMPOSE_CHECK_BIN" . || die "compose-check build failed"
+  log "compose-check built in $(elapsed "$t")s"
+}
+
 install_all() {
   local t
   t="$(now)"
+  with_install_lock install_compose_check
   with_install_lock install_nats
   with_install_lock install_ferretdb
   with_install_lock install_kafka
@@ -740,13 +752,18 @@ case "$cmd" in
       "$ROOT/scripts/infra/kafka-leader.ts" "$(kafka_brokers)" "$name_arg" "$3")" || exit 1
     if [ "$KAFKA_NODES" = 1 ]; then echo kafka; else echo "kafka-$id"; fi
     ;;
+  compose-check)
+    # Not a server: the Compose Specification's reference parser, built and cached like them.
+    with_install_lock install_compose_check
+    exec "$COMPOSE_CHECK_BIN" "${@:2}"
+    ;;
   status) status ;;
   env)
     [ -f "$INFRA_DIR/env" ] || die "no $INFRA_DIR/env: run 'scripts/infra.sh up' first"
     cat "$INFRA_DIR/env"
     ;;
   *)
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
