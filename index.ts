@@ -2,7 +2,7 @@
 // unset infrastructure URLs select the embedded defaults (in-memory store, in-process channel,
 // in-process simulators), so `npm start` works on a machine with nothing else installed.
 import { ServiceBroker, type ServiceSchema } from "moleculer";
-import { registerBusinessMetrics } from "./lib/business-metrics";
+import { businessMetrics } from "./lib/business-metrics";
 import { type Config, ConfigError, loadConfig, type ServiceName, usesDevSecret } from "./lib/config";
 import { brokerOptions } from "./moleculer.config";
 import { replCustomCommands } from "./repl";
@@ -30,7 +30,7 @@ export interface RunningNode {
 /** Builds and starts a node; used by the CLI below and by tests that want a real node in-process. */
 export async function startNode(config: Config): Promise<RunningNode> {
   const broker = new ServiceBroker(brokerOptions(config));
-  registerBusinessMetrics(broker);
+  businessMetrics(broker); // every business series is on the endpoint from the start
   const embedded = await startEmbeddedSimulators(config);
   const userUrl = config.userServiceUrl ?? embedded.userServiceUrl;
   const inventoryUrl = config.inventoryServiceUrl ?? embedded.inventoryServiceUrl;

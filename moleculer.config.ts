@@ -2,10 +2,11 @@
 // process (no transporter) or as many nodes over NATS, selected by NATS_URL and SERVICES.
 // Nothing here runs at import: index.ts reads the environment and reports a bad value itself.
 import { hostname } from "node:os";
-import type { BrokerOptions, Context } from "moleculer";
+import type { BrokerOptions, Context, MetricRegistry } from "moleculer";
 import { type BreakerErrorLike, countsForBreaker } from "./domain/resilience";
 import { AuthMiddleware } from "./lib/auth-middleware";
 import type { Config } from "./lib/config";
+import { PromClientReporter } from "./lib/metrics";
 import { actionSpanTags } from "./lib/trace";
 
 /**
@@ -30,13 +31,30 @@ export const MIDDLEWARE_ORDER = [
   "Throttle",
 ] as const;
 
+/**
+ * NATS client options for a single server or a cluster. NATS_URL may list every server of the
+ * cluster (comma list): Moleculer's transporter turns it into the client's `servers`, and the
+ * client connects to one of them (in random order, so nodes spread over the cluster) and on a lost
+ * connection moves to the next, for ever. A server that is paused or cut off keeps its socket
+ * open: the client notices through its pings, here after 2 unanswered pings 2 s apart instead of
+ * the default 2 × 2 min, so a node is back on another server before its peers' heartbeat timeout
+ * (6 s) declares it gone.
+ */
+export function natsOptions(natsUrl: string): Record<string, unknown> {
+  return {
+    url: natsUrl,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    pingInterval: 2_000,
+    maxPingOut: 2,
+  };
+}
+
 export function brokerOptions(config: Config): BrokerOptions {
   const options: BrokerOptions = {
     namespace: config.namespace,
     nodeID: config.nodeId ?? `${hostname()}-${process.pid}`,
-    transporter: config.natsUrl
-      ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 500 } }
-      : null,
+    transporter: config.natsUrl ? { type: "NATS", options: natsOptions(config.natsUrl) } : null,
     serializer: "JSON",
     internalMiddlewares: false,
     // Auth last, so outermost: a call without a user is refused before validation or any work.
@@ -81,7 +99,15 @@ export function brokerOptions(config: Config): BrokerOptions {
       config.metricsPort !== undefined
         ? {
             enabled: true,
-            reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }],
+            // prom-client's default metrics replace Moleculer's process/os ones (lib/metrics.ts).
+            collectProcessMetrics: false,
+            // An instance: Moleculer takes a reporter object as it is (its typings list only names).
+            reporter: [
+              new PromClientReporter({
+                port: config.metricsPort,
+                path: "/metrics",
+              }) as unknown as MetricRegistry.MetricsReporter,
+            ],
           }
         : { enabled: false },
     tracing:

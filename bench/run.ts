@@ -739,7 +739,7 @@ ${parts.join("\n")}
 async function heapUsedMb(metricsUrl: string): Promise<number> {
   const res = await request(metricsUrl);
   const text = await res.body.text();
-  const line = text.split("\n").find((l) => l.startsWith("process_memory_heap_size_used"));
+  const line = text.split("\n").find((l) => l.startsWith("nodejs_heap_size_used_bytes"));
   return line ? Number(line.trim().split(/\s+/).at(-1)) / 1048576 : Number.NaN;
 }
 

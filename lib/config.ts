@@ -143,7 +143,7 @@ export function loadConfig(env: Env = process.env): Config {
   const nodeId = optional(env, "NODE_ID");
   if (nodeId) config.nodeId = nodeId;
   const natsUrl = optional(env, "NATS_URL");
-  if (natsUrl) config.natsUrl = natsUrl;
+  if (natsUrl) config.natsUrl = natsServers(natsUrl).join(",");
   if (services.length === 0 && !natsUrl) {
     throw new ConfigError(
       "SERVICES=none needs NATS_URL: without services or a transporter the node reaches nothing",
@@ -162,6 +162,26 @@ export function loadConfig(env: Env = process.env): Config {
   if (userServiceUrl) config.userServiceUrl = userServiceUrl;
   if (inventoryServiceUrl) config.inventoryServiceUrl = inventoryServiceUrl;
   return config;
+}
+
+/** NATS_URL: one server or a comma list of a cluster's servers, each a nats:// (or tls://) URL. */
+function natsServers(raw: string): string[] {
+  const servers = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const server of servers) {
+    let url: URL | undefined;
+    try {
+      url = new URL(server);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !["nats:", "tls:"].includes(url.protocol) || !url.hostname) {
+      throw new ConfigError(`NATS_URL must be a comma list of nats://host:port URLs, got "${server}"`);
+    }
+  }
+  return servers;
 }
 
 export function usesDevSecret(config: Config): boolean {

@@ -26,7 +26,7 @@ import {
   type RecordStep,
   type SagaFailure,
 } from "../domain/place-order.saga";
-import { METRIC } from "./business-metrics";
+import { businessMetrics } from "./business-metrics";
 import { systemSource } from "./clock";
 import { isLeader, ownerOf, toOwner } from "./order-owner";
 import { type OrderRecord, outboxEntries } from "./order-record";
@@ -156,7 +156,7 @@ export class SagaRuntime {
         { record },
         toOwner(this.broker, order.id),
       );
-      if (result.created) this.broker.metrics.increment(METRIC.transitions, { to: "PENDING" });
+      if (result.created) businessMetrics(this.broker).transitions.inc({ to: "PENDING" });
       return result;
     } catch (err) {
       // The write may still land, or a client retrying with the same key may write the order:
@@ -257,16 +257,14 @@ export class SagaRuntime {
   private applied(ctx: Context, before: Order, after: Order, decision: Decision, trace: Trace): void {
     if (decision.kind !== "apply") return;
     const events = decision.change.events.map((e) => e.type);
-    const metrics = this.broker.metrics;
+    const metrics = businessMetrics(this.broker);
     if (after.status !== before.status) {
-      metrics.increment(METRIC.transitions, { to: after.status });
+      metrics.transitions.inc({ to: after.status });
       const seconds = (Date.parse(after.updatedAt) - Date.parse(after.createdAt)) / 1000;
-      metrics.observe(METRIC.sagaDuration, seconds, { outcome: after.status });
-      if (after.status === "CANCELLED")
-        metrics.increment(METRIC.compensations, { reason: after.reason ?? "unknown" });
+      metrics.sagaDuration.observe({ outcome: after.status }, seconds);
+      if (after.status === "CANCELLED") metrics.compensations.inc({ reason: after.reason ?? "unknown" });
     }
-    for (const e of decision.change.events)
-      if (e.type === "RefundRequested") metrics.increment(METRIC.refunds);
+    for (const e of decision.change.events) if (e.type === "RefundRequested") metrics.refunds.inc();
     this.logger.info(
       {
         orderId: after.id,

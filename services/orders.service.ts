@@ -5,7 +5,7 @@ import { Errors } from "moleculer";
 import { LIST_OWN_PARAMS, ORDER_ID_PARAMS } from "../contracts/order-queries";
 import { ORDER_STATUSES, type OrderStatus, PAGE_LIMITS } from "../domain/limits";
 import { toView } from "../domain/order";
-import { METRIC } from "../lib/business-metrics";
+import { businessMetrics } from "../lib/business-metrics";
 import type { Config } from "../lib/config";
 import { isLeader } from "../lib/order-owner";
 import { fromDocument, type OrderRecord } from "../lib/order-record";
@@ -214,10 +214,10 @@ export function ordersService(config: Config): OrdersSchema {
             byStatus: await this.countByStatus(),
             backlog: await this.backlog(),
           };
-          for (const [s, n] of Object.entries(byStatus))
-            this.broker.metrics.set(METRIC.ordersByStatus, n, { status: s });
-          this.broker.metrics.set(METRIC.outboxBacklog, backlog.events);
-          this.broker.metrics.set(METRIC.outboxOldestAge, backlog.oldestAgeSeconds);
+          const metrics = businessMetrics(this.broker);
+          for (const [s, n] of Object.entries(byStatus)) metrics.ordersByStatus.set({ status: s }, n);
+          metrics.outboxBacklog.set(backlog.events);
+          metrics.outboxOldestAge.set(backlog.oldestAgeSeconds);
         } catch (err) {
           this.logger.warn({ error: (err as Error).message }, "store gauges not updated");
         }

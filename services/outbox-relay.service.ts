@@ -16,7 +16,7 @@ import {
 import type { RelayParams, RelayStatus } from "../contracts/relay";
 import { type Backoff, backoffDelay } from "../domain/backoff";
 import { Headers } from "../domain/events";
-import { METRIC } from "../lib/business-metrics";
+import { businessMetrics } from "../lib/business-metrics";
 import { acquireChannel, channelLogger, nodeChannel, releaseChannel } from "../lib/channel/shared";
 import { type Channel, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
@@ -181,7 +181,7 @@ export function outboxRelayService(config: Config): RelaySchema {
             for (const entry of entries) {
               this.sending.delete(entry.event.eventId);
               this.published.set(entry.event.eventId, true);
-              this.broker.metrics.increment(METRIC.published, { type: entry.event.type });
+              businessMetrics(this.broker).published.inc({ type: entry.event.type });
             }
             const mark: MarkPublishedParams = {
               id,

@@ -7,7 +7,7 @@ import type { ConsumerStatus } from "../contracts/payments";
 import type { ApplyPaymentParams, PaymentOutcome } from "../contracts/saga";
 import { Headers } from "../domain/events";
 import { checkPaymentMessage } from "../domain/payment-message";
-import { METRIC } from "../lib/business-metrics";
+import { businessMetrics } from "../lib/business-metrics";
 import { acquireChannel, channelLogger, nodeChannel, releaseChannel } from "../lib/channel/shared";
 import { type Channel, type ReceivedMessage, type Subscription, topicNames } from "../lib/channel/types";
 import type { Config } from "../lib/config";
@@ -117,7 +117,7 @@ export function paymentConsumerService(config: Config): ConsumerSchema {
       async deadLetter(message: ReceivedMessage, reason: string): Promise<void> {
         this.counters.deadLettered++;
         // The label keeps the reason's kind only: schema paths would explode the series count.
-        this.broker.metrics.increment(METRIC.dlqMessages, { reason: reason.split(":")[0] ?? reason });
+        businessMetrics(this.broker).dlqMessages.inc({ reason: reason.split(":")[0] ?? reason });
         this.logger.warn(
           { reason, partition: message.partition, offset: message.offset },
           "payment message dead-lettered",
@@ -141,7 +141,7 @@ export function paymentConsumerService(config: Config): ConsumerSchema {
         this.lagTimer = setInterval(() => {
           this.channel
             .consumerLag(this.settings.consumerGroup, topics.paymentEvents)
-            .then((lag) => this.broker.metrics.set(METRIC.consumerLag, lag, { topic: topics.paymentEvents }))
+            .then((lag) => businessMetrics(this.broker).consumerLag.set({ topic: topics.paymentEvents }, lag))
             .catch(() => undefined);
         }, 5_000);
         this.lagTimer.unref();

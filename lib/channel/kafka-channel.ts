@@ -53,6 +53,28 @@ function toKafka(message: OutgoingMessage): Message {
   return { key, value, headers: headersToKafka(headers) };
 }
 
+/**
+ * kafkajs 2.2.4's sendBatch can resolve without writing some partitions: when a broker fails
+ * mid-send, its retry re-plans the partitions by leader but skips every broker that already
+ * answered, so a partition whose leadership moved to such a broker is silently dropped
+ * (producer/sendMessages.js, `brokersWithoutResponse`). Seen on a 3-broker cluster when the leader
+ * of a partition was killed: 24 of 30 acknowledged messages were never written. Every partition
+ * the partitioner chose must appear in the answer; otherwise the send fails and the caller's
+ * retry (the outbox relay) sends again: a duplicate at worst, never a loss.
+ */
+export function assertAllWritten(
+  chosen: Set<string>,
+  written: { topicName: string; partition: number }[],
+): void {
+  const answered = new Set(written.map((w) => `${w.topicName}/${w.partition}`));
+  const missing = [...chosen].filter((p) => !answered.has(p));
+  if (missing.length > 0) {
+    throw new Error(
+      `kafka did not acknowledge partitions ${missing.join(", ")} (a leader moved mid-send): resend`,
+    );
+  }
+}
+
 /** Messages handled before their offsets are resolved and the group hears a heartbeat. */
 const DELIVERY_SLICE = 256;
 /** Orders handled at the same time per partition. */
@@ -75,6 +97,8 @@ export class KafkaChannel implements Channel {
     reject: (err: Error) => void;
   }[] = [];
   private flushing = false;
+  /** The topic/partitions the partitioner chose during the send under way (one at a time). */
+  private partitionsOfSend?: Set<string>;
 
   constructor(private readonly options: KafkaChannelOptions) {
     // kafkajs 2.2.4's idle 1 ms timer loop, patched once per process (kafkajs-request-queue.ts).
@@ -94,7 +118,14 @@ export class KafkaChannel implements Channel {
     this.producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: () => {
+        const partition = Partitioners.DefaultPartitioner();
+        return (args) => {
+          const chosen = partition(args);
+          this.partitionsOfSend?.add(`${args.topic}/${chosen}`);
+          return chosen;
+        };
+      },
       retry: { initialRetryTime: 200, retries: 5, maxRetryTime: 3_000 },
     });
     this.producer.on(this.producer.events.CONNECT, () => {
@@ -156,16 +187,20 @@ export class KafkaChannel implements Channel {
           byTopic.set(item.topic, [...(byTopic.get(item.topic) ?? []), ...item.messages]);
         try {
           if (!this.producerConnected) await this.producer.connect();
-          await this.producer.sendBatch({
+          this.partitionsOfSend = new Set();
+          const written = await this.producer.sendBatch({
             acks: -1,
             topicMessages: [...byTopic].map(([topic, msgs]) => ({
               topic,
               messages: msgs.map(toKafka),
             })),
           });
+          assertAllWritten(this.partitionsOfSend, written);
           for (const item of batch) item.resolve();
         } catch (err) {
           for (const item of batch) item.reject(err as Error);
+        } finally {
+          this.partitionsOfSend = undefined;
         }
       }
     } finally {
@@ -179,7 +214,11 @@ export class KafkaChannel implements Channel {
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       rebalanceTimeout: 10_000,
-      retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 5_000, restartOnFailure: async () => true },
+      // kafkajs keeps the group coordinator it found until the consumer restarts: when that broker
+      // dies it retries the same dead address (each try ~10 s: fetch wait + backoff), and only a
+      // restart (after the retries run out) looks the coordinator up again. Few retries, then a
+      // restart, ride through a coordinator move in ~20 s instead of ~80 s (test/integration/infra-cluster).
+      retry: { initialRetryTime: 200, retries: 2, maxRetryTime: 2_000, restartOnFailure: async () => true },
     });
     let stopped = false;
     this.consumers.add(consumer);
