@@ -48,8 +48,8 @@ esac
 CACHE="$ORDER_SERVICE_CACHE"
 INFRA_DIR="$(realpath -m "${INFRA_DIR:-/tmp/order-service-infra}")"
 
-# Cluster sizes: chosen by `up` and remembered in $INFRA_DIR/topology, so that later commands
-# (stop kafka-2, leader …, down) see the same servers whatever their environment says.
+# Cluster sizes and ports: chosen by `up` and remembered in $INFRA_DIR/topology, so that later
+# commands (stop kafka-2, leader …, down) see the same servers whatever their environment says.
 TOPOLOGY_FILE="$INFRA_DIR/topology"
 if [ "$cmd" != up ] && [ -f "$TOPOLOGY_FILE" ]; then
   # shellcheck disable=SC1090
@@ -701,7 +701,9 @@ case "$cmd" in
         die "$INFRA_DIR holds other servers (Kafka/NATS nodes/servers: $was): 'scripts/infra.sh down' first"
       fi
     fi
-    printf 'KAFKA_NODES=%s NATS_NODES=%s KINDS="%s"\n' "$KAFKA_NODES" "$NATS_NODES" "$KINDS" >"$TOPOLOGY_FILE"
+    # The ports too: a later `down` or `stop` with another environment must not reach other servers.
+    printf 'KAFKA_NODES=%s NATS_NODES=%s KINDS="%s" INFRA_NATS_PORT=%s INFRA_KAFKA_PORT=%s INFRA_FERRETDB_PORT=%s INFRA_JAEGER_PORT=%s\n' \
+      "$KAFKA_NODES" "$NATS_NODES" "$KINDS" "$NATS_PORT" "$KAFKA_PORT" "$FERRETDB_PORT" "$JAEGER_COLLECTOR_PORT" >"$TOPOLOGY_FILE"
     install_all
     t0="$(now)"
     rm -f "$INFRA_DIR/env"
