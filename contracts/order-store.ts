@@ -33,6 +33,12 @@ export type WriteResult =
  * this node (the relay's usual case: it publishes what its own store wrote), else the action.
  */
 export const EVENTS_PUBLISHED = "outbox-relay.published";
+/**
+ * The store is stopping (local bus, emitAsync): a relay beside it answers once its send in flight
+ * has settled, so the marks of that send are written by the store's last flush, not lost.
+ */
+export const STORE_STOPPING = "order-store.stopping";
+
 export interface MarkPublishedParams {
   id: string;
   eventIds: string[];

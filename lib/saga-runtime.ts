@@ -31,6 +31,7 @@ import { systemSource } from "./clock";
 import { isLeader, ownerOf, toOwner } from "./order-owner";
 import { type OrderRecord, outboxEntries } from "./order-record";
 import { every, type Periodic, PHASE } from "./periodic";
+import { traceParentOf } from "./trace";
 
 export interface RuntimeSettings {
   paymentTimeoutMs: number;
@@ -180,7 +181,10 @@ export class SagaRuntime {
   // ---- the written order -----------------------------------------------------------------
 
   /** Read, decide, write guarded by version; on a lost race read again and decide again. */
-  async handle(ctx: Context, orderId: string, command: Command, trace: Trace) {
+  async handle(ctx: Context, orderId: string, command: Command, given: Trace) {
+    // A deadline, a sweep or a retry starts its own trace: no request is behind it.
+    const traceParent = given.traceParent ?? traceParentOf(ctx);
+    const trace: Trace = traceParent ? { ...given, traceParent } : given;
     let known: OrderRecord | null | undefined;
     for (let attempt = 0; attempt < 20; attempt++) {
       const record =

@@ -14,6 +14,7 @@ import {
   ORDER_WRITTEN,
   type OrderWrittenEvent,
   type ScanParams,
+  STORE_STOPPING,
   type WriteParams,
   type WriteResult,
 } from "../contracts/order-store";
@@ -275,6 +276,8 @@ export function orderStoreService(config: Config): StoreSchema {
     },
 
     async stopped() {
+      // A send still in flight on this node's relay reports its marks first.
+      await this.broker.localBus.emitAsync(STORE_STOPPING);
       this.broker.localBus.off(EVENTS_PUBLISHED, this.onPublished);
       // Marks still waiting are written now, so that a restart does not publish them again.
       this.stopping = true;

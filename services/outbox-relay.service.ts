@@ -12,6 +12,7 @@ import {
   ORDER_WRITTEN,
   type OrderWrittenEvent,
   type ScanParams,
+  STORE_STOPPING,
 } from "../contracts/order-store";
 import type { RelayParams, RelayStatus } from "../contracts/relay";
 import { type Backoff, backoffDelay } from "../domain/backoff";
@@ -51,6 +52,8 @@ interface RelayVars {
   sending: Set<string>;
   count: number;
   onWritten: (event: OrderWrittenEvent) => void;
+  /** The store beside it is stopping: settle the send in flight so its marks reach the store. */
+  onStoreStopping: () => Promise<void>;
 }
 
 interface RelayMethods {
@@ -82,6 +85,7 @@ export function outboxRelayService(config: Config): RelaySchema {
   const topics = topicNames(config.kafkaTopicPrefix);
   return {
     name: "outbox-relay",
+    dependencies: [ORDER_STORE],
     settings: { sweepIntervalMs: config.sagaSweepIntervalMs, graceMs: 2_000, queueMax: 5_000 },
 
     actions: {
@@ -257,6 +261,11 @@ export function outboxRelayService(config: Config): RelaySchema {
           void this.relay({ id: record.order.id, entries: record.outbox });
       };
       this.broker.localBus.on(ORDER_WRITTEN, this.onWritten);
+      this.onStoreStopping = async () => {
+        this.stopping = true;
+        await this.inFlight?.catch(() => undefined);
+      };
+      this.broker.localBus.on(STORE_STOPPING, this.onStoreStopping);
     },
 
     async started() {
@@ -273,6 +282,7 @@ export function outboxRelayService(config: Config): RelaySchema {
 
     async stopped() {
       this.broker.localBus.off(ORDER_WRITTEN, this.onWritten);
+      this.broker.localBus.off(STORE_STOPPING, this.onStoreStopping);
       this.timer?.stop();
       this.isReady = false;
       this.stopping = true;

@@ -17,7 +17,8 @@ import { startWorld, type World } from "../helpers/world";
 
 const env = infraEnv();
 const skip = "skip" in env ? env.skip : false;
-const TIMEOUT_MS = 6_000;
+// Long enough for a restarted node to be up again before the deadline of the restart test.
+const TIMEOUT_MS = 12_000;
 
 interface Seen {
   key: string;
@@ -69,7 +70,11 @@ describe("money and deadlines on the real servers", { skip, timeout: 300_000 }, 
           value: JSON.stringify(
             makeEvent("PaymentSucceeded", orderId, { paymentId, amount, currency }, systemSource()),
           ),
-          headers: { "event-type": "PaymentSucceeded", "content-type": "application/json" },
+          headers: {
+            "event-type": "PaymentSucceeded",
+            "content-type": "application/json",
+            "correlation-id": `c-${paymentId}`,
+          },
         },
       ],
     });

@@ -32,7 +32,7 @@ describe("a REPL-only node attached over NATS", { skip: "skip" in infra ? infra.
         SERVICES: "none",
       }),
     );
-    await operator.broker.waitForServices(["orders", "saga", "kafka-bridge"], 30_000);
+    await operator.broker.waitForServices(["orders", "order-store", "saga", "outbox-relay"], 30_000);
   });
   after(async () => {
     await operator?.stop();

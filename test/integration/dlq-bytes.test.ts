@@ -103,7 +103,7 @@ describe("the DLQ keeps a message's bytes on real Kafka", { skip, timeout: 120_0
       "dlq-source-offset",
     ]);
 
-    const replay = await node.broker.call<{ key: string | null }, object>("kafka-bridge.dlqReplay", {
+    const replay = await node.broker.call<{ key: string | null }, object>("dead-letters.replay", {
       partition: first.partition,
       offset: first.message.offset,
     });
