@@ -115,8 +115,8 @@ export function dbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
           useUnifiedTopology: true,
           serverSelectionTimeoutMS: 5000,
           // FerretDB's SQLite backend serializes writers and puts the losers to sleep (SQLite's
-          // busy handler): few connections per node cut the saga's p99 at half load from 90–124 ms
-          // to 59–72 ms in the benchmark, same throughput. On MongoDB, raise it in MONGO_URL.
+          // busy handler): few connections per node cut the saga's p99 (docs/infra.md). On MongoDB,
+          // raise it in MONGO_URL.
           ...(new URL(options.mongoUrl).searchParams.has("maxPoolSize")
             ? {}
             : { maxPoolSize: options.poolSize ?? 4 }),

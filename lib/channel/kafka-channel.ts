@@ -15,6 +15,7 @@ import {
   Partitioners,
   type Producer,
 } from "kafkajs";
+import { backoffDelay } from "../../domain/backoff";
 import { deliverByKey } from "./deliver";
 import { kafkaLogLevel } from "./kafka-log";
 import { stopRequestQueueLoop } from "./kafkajs-request-queue";
@@ -159,7 +160,7 @@ export class KafkaChannel implements Channel {
         return;
       } catch (err) {
         this.options.logger?.("warn", `${what}, retrying`, { attempt, error: (err as Error).message });
-        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+        await sleep(backoffDelay({ baseMs: 200, maxMs: 5_000, jitter: false }, attempt + 1));
       }
     }
   }
@@ -261,7 +262,8 @@ export class KafkaChannel implements Channel {
                 const handled = await deliverByKey(slice, handler, {
                   concurrency: DELIVERY_CONCURRENCY,
                   stopping: () => stopped || this.closed || !isRunning() || isStale(),
-                  retryDelayMs: (retry) => Math.min(5_000, 100 * 2 ** Math.min(retry, 6)),
+                  retryDelayMs: (retry) =>
+                    backoffDelay({ baseMs: 100, maxMs: 5_000, jitter: false }, retry + 1),
                   onRetry: (message, retry, error) =>
                     this.options.logger?.("warn", "message handler failed, retrying the same offset", {
                       topic: message.topic,

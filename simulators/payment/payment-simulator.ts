@@ -4,6 +4,7 @@
 
 import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { backoffDelay } from "../../domain/backoff";
 import { Headers, makeEvent, type OrderEvent, type PaymentEvent } from "../../domain/events";
 import type { Channel, ReceivedMessage, Subscription, TopicNames } from "../../lib/channel/types";
 import { Topics } from "../../lib/channel/types";
@@ -138,7 +139,9 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
             attempt,
             error: (err as Error).message,
           });
-          await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+          await new Promise((r) =>
+            setTimeout(r, backoffDelay({ baseMs: 100, maxMs: 5_000, jitter: false }, attempt + 1)),
+          );
         }
       }
     };
