@@ -18,7 +18,9 @@ import type { Config } from "../lib/config";
 import { isLeader, KeyedMutex } from "../lib/order-owner";
 import { every, type Periodic, PHASE } from "../lib/periodic";
 import { fromStored, orderFromStored, type Stored, toStored } from "../lib/stored-order";
+import { CLAIMS_COLLECTION, type ClaimCollection } from "../lib/write-fence";
 import { dbMixin } from "../mixins/db.mixin";
+import { type WriteFenceMethods, writeFenceMixin } from "../mixins/write-fence.mixin";
 import type { RequestMeta } from "../types/moleculer";
 
 export interface OrdersSettings {
@@ -45,7 +47,10 @@ interface OrderAdapter {
   }): Promise<Stored<Order>[]>;
   count(filters: { query?: Record<string, unknown> }): Promise<number>;
   updateMany(query: Record<string, unknown>, update: Record<string, unknown>): Promise<number>;
-  db?: { admin(): { command(cmd: Record<string, unknown>): Promise<Record<string, unknown>> } };
+  db?: {
+    admin(): { command(cmd: Record<string, unknown>): Promise<Record<string, unknown>> };
+    collection(name: string): ClaimCollection;
+  };
   collection?: {
     createIndex(spec: Record<string, number>, opts?: Record<string, unknown>): Promise<unknown>;
     updateOne(
@@ -137,7 +142,7 @@ export interface StoreFigures {
   backlog: OutboxBacklog;
 }
 
-interface OrdersMethods {
+interface OrdersMethods extends WriteFenceMethods {
   pendingOutboxes(): Promise<Pick<Order, "outbox" | "outboxPending">[]>;
   backlogOf(pending: Pick<Order, "outbox" | "outboxPending">[]): OutboxBacklog;
   casUpdate(id: string, version: number, fields: Partial<Order>): Promise<boolean>;
@@ -188,7 +193,7 @@ function isDuplicateKey(err: unknown): boolean {
 export function ordersService(config: Config): OrdersSchema {
   const schema: OrdersSchema = {
     name: "orders",
-    mixins: [dbMixin({ collection: "orders", mongoUrl: config.mongoUrl })],
+    mixins: [dbMixin({ collection: "orders", mongoUrl: config.mongoUrl }), writeFenceMixin(config)],
     settings: { pageSizeMax: 100, markDelayMs: 1_000, recentCapacity: 2_000 },
 
     actions: {
@@ -244,6 +249,7 @@ export function ordersService(config: Config): OrdersSchema {
         visibility: "public",
         async handler(ctx: Context<InsertParams>): Promise<InsertResult> {
           try {
+            await this.awaitCurrentView(); // fence: the insert is its own claim (unique _id)
             await this.adapter.insert(toStored(ctx.params.order));
             this.recent.set(ctx.params.order);
             this.relay(ctx.params.order);
@@ -460,6 +466,8 @@ export function ordersService(config: Config): OrdersSchema {
       casUpdate(id: string, version: number, fields: Partial<Order>): Promise<boolean> {
         return this.writes.run(id, async () => {
           const update = { $set: { ...toStored(fields), version: version + 1 } };
+          const claim = await this.claimWrite(id, version + 1); // fence (mixins/write-fence.mixin.ts)
+          if (!claim) return false;
           if (this.writeMode === "owner-checked") {
             // Always the store's version, never this node's cache: while nodes come and go, two
             // of them may each believe they own an order for a moment.
@@ -468,7 +476,7 @@ export function ordersService(config: Config): OrdersSchema {
               { _id: id },
               { projection: { _id: 0, version: 1 } },
             );
-            if (stored?.version !== version) return false;
+            if (stored?.version !== version || !this.mayWrite(claim)) return false;
             return (await this.adapter.collection!.updateOne({ _id: id }, update)).matchedCount === 1;
           }
           const query = { _id: id, version };
@@ -488,6 +496,8 @@ export function ordersService(config: Config): OrdersSchema {
           return this.casUpdate(id, version, { outbox: [], outboxPending: 0 });
         return this.writes.run(id, async () => {
           const update = { $set: toStored({ outbox: [], outboxPending: 0 }), $inc: { version: 1 } };
+          const claim = await this.claimWrite(id, version + 1); // fence (mixins/write-fence.mixin.ts)
+          if (!claim || !this.mayWrite(claim)) return false;
           return (await this.adapter.collection!.updateOne({ _id: id }, update)).matchedCount === 1;
         });
       },
@@ -684,6 +694,10 @@ export function ordersService(config: Config): OrdersSchema {
       if (!this.adapter.collection) return;
       const info = await this.adapter.db!.admin().command({ buildInfo: 1 });
       this.writeMode = "ferretdbVersion" in info ? "owner-checked" : "guarded";
+      // Fenced where the guarded update is not atomic (FerretDB); MongoDB's is.
+      (this as unknown as WriteFenceMethods).enableFence(
+        this.writeMode === "owner-checked" ? this.adapter.db!.collection(CLAIMS_COLLECTION) : undefined,
+      );
       await Promise.all([
         this.adapter.collection.createIndex({ userId: 1, createdAt: -1 }),
         this.adapter.collection.createIndex({ status: 1, paymentDeadline: 1 }),

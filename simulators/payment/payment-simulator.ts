@@ -20,6 +20,8 @@ export interface PaymentRules {
   noReplyCents?: number[];
   /** Answer after this long. */
   latencyMs: number;
+  /** When set, each answer comes after a uniformly random delay in latencyMs..latencyMaxMs. */
+  latencyMaxMs?: number;
   /** Totals whose cents are listed succeed, but only after delayMs (late success after cancel). */
   lateReply?: { cents: number[]; delayMs: number };
 }
@@ -74,6 +76,12 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
   const persist = (entry: LedgerEntry) => {
     if (options.ledgerFile) appendFileSync(options.ledgerFile, `${JSON.stringify(entry)}\n`);
   };
+
+  function latency(): number {
+    const max = rules.latencyMaxMs;
+    if (max === undefined || max <= rules.latencyMs) return rules.latencyMs;
+    return Math.round(rules.latencyMs + random() * (max - rules.latencyMs));
+  }
 
   function decide(total: number): LedgerEntry["decision"] {
     const cents = total % 100;
@@ -180,7 +188,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
       const late = rules.lateReply?.cents.includes(total % 100) ? rules.lateReply.delayMs : 0;
       try {
         if (late > 0 && decision === "succeeded") await reply(entry, headers, late);
-        else await reply(entry, headers, rules.latencyMs);
+        else await reply(entry, headers, latency());
       } finally {
         span?.finish();
       }

@@ -1,0 +1,90 @@
+// The store's write fence as a mixin: the pause guard (lib/view-guard.ts) and, on FerretDB, the
+// claims (lib/write-fence.ts). The store calls claimWrite() before a version-guarded write and
+// mayWrite() right before sending it; both are the whole hook.
+import type { Service, ServiceSchema } from "moleculer";
+import type { Config } from "../lib/config";
+import { every, type Periodic } from "../lib/periodic";
+import { ViewGuard } from "../lib/view-guard";
+import { type Claim, type ClaimCollection, WriteFence } from "../lib/write-fence";
+
+/** The claim of a write that needs none (MongoDB, NeDB, or the fence switched off). */
+const UNFENCED: Claim = { id: "", sentAt: Number.POSITIVE_INFINITY };
+
+export interface WriteFenceVars {
+  view?: ViewGuard;
+  fence?: WriteFence;
+  claimsSweep?: Periodic;
+}
+
+export interface WriteFenceMethods {
+  /**
+   * Waits for a current view, then claims `version` of the order (FerretDB). Null: another
+   * writer has that version, write nothing.
+   */
+  claimWrite(orderId: string, version: number): Promise<Claim | null>;
+  /** Waits until this node's view of the cluster is current (ViewNotCurrentError after a while). */
+  awaitCurrentView(): Promise<void>;
+  /** Right before the write is sent: the claim is still young enough to be written. */
+  mayWrite(claim: Claim): boolean;
+  /** Called by the store once connected: `claims` is set on FerretDB, where the fence is needed. */
+  enableFence(claims: ClaimCollection | undefined): void;
+}
+
+type Self = Service & WriteFenceVars & WriteFenceMethods;
+
+export function writeFenceMixin(config: Config): Partial<ServiceSchema> {
+  const schema = {
+    methods: {
+      async claimWrite(this: Self, orderId: string, version: number): Promise<Claim | null> {
+        await this.view?.current();
+        return this.fence ? this.fence.claim(orderId, version) : UNFENCED;
+      },
+      async awaitCurrentView(this: Self): Promise<void> {
+        await this.view?.current();
+      },
+      mayWrite(this: Self, claim: Claim): boolean {
+        return claim === UNFENCED || !this.fence || this.fence.holds(claim);
+      },
+      enableFence(this: Self, claims: ClaimCollection | undefined): void {
+        if (!config.writeFence || !claims || this.fence) return;
+        const fence = new WriteFence(claims, { nodeID: this.broker.nodeID, ttlMs: config.claimTtlMs });
+        this.fence = fence;
+        // Every node sweeps (an idempotent delete by age); a claim lives ttlMs to 1.5 × ttlMs.
+        this.claimsSweep = every(config.claimTtlMs / 2, 1, async () => {
+          try {
+            await fence.sweep();
+          } catch (err) {
+            this.logger.warn({ error: (err as Error).message }, "write claims not swept, will retry");
+          }
+        });
+      },
+    },
+    events: {
+      "$transporter.disconnected"(this: Self) {
+        this.view?.disconnected();
+      },
+      "$transporter.connected"(this: Self) {
+        this.view?.connected();
+      },
+    },
+    started(this: Self) {
+      // A single process (no transporter) has no membership to be stale about.
+      if (!config.writeFence || !this.broker.transit) return;
+      const { heartbeatInterval = 5, heartbeatTimeout = 15 } = this.broker.options;
+      this.view = new ViewGuard({
+        pauseMs: Math.max(1_000, (heartbeatTimeout - heartbeatInterval) * 750),
+        settleMs: (heartbeatTimeout + heartbeatInterval) * 1_000,
+        maxWaitMs: 5_000,
+        onStale: (why, gapMs) =>
+          this.logger.warn({ why, gapMs }, "view of the cluster not current: writes wait"),
+      });
+      this.view.start();
+    },
+    stopped(this: Self) {
+      this.view?.stop();
+      this.claimsSweep?.stop();
+    },
+  };
+  // Typed against its own vars inside; the host service sees a plain mixin.
+  return schema as unknown as Partial<ServiceSchema>;
+}
