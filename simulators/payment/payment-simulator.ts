@@ -36,6 +36,8 @@ export interface LedgerEntry {
   refunded: boolean;
   refundCount: number;
   decidedAt: string;
+  /** Event ids of the answers sent for this payment (a duplicate delivery is answered again). */
+  answerIds?: string[];
 }
 
 export interface PaymentSimulatorOptions {
@@ -106,6 +108,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
             amount: entry.amount,
             currency: entry.currency,
           });
+    entry.answerIds = [...(entry.answerIds ?? []), event.eventId];
     return send(event, headers, delayMs);
   }
 

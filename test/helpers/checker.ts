@@ -28,6 +28,8 @@ export interface StoredFacts {
   stockHeld: boolean;
   reason?: string;
   refund?: { paymentId: string; completedAt?: string };
+  /** Payment event ids the service has applied or dropped as seen. */
+  seenEventIds?: string[];
 }
 
 export interface Facts {
@@ -127,8 +129,12 @@ export function judge(facts: Facts): Verdict {
     if (order.status === "CONFIRMED" && !captured) flag("illegal", "CONFIRMED without a payment", id);
     if (order.status === "CONFIRMED" && p?.refunded)
       flag("illegal", "payment of a CONFIRMED order refunded", id);
+    if (refundsAsked.has(id) && !order.refund)
+      flag("lost", "RefundRequested in the log, not in the store", id);
     if (captured && order.status === "CANCELLED" && !p.refunded) {
-      if (refundsAsked.has(id) && !order.refund?.completedAt) flag("unsettled", "refund on its way", id);
+      const answerSeen = (p.answerIds ?? []).some((e) => order.seenEventIds?.includes(e));
+      if (order.refund && !order.refund.completedAt) flag("unsettled", "refund on its way", id);
+      else if (!order.refund && !answerSeen) flag("unsettled", "payment answer on its way", id);
       else flag("lost", "captured payment neither confirmed nor refunded", id);
     }
   }
@@ -225,7 +231,7 @@ export async function readStore(mongoUrl: string, ids: string[]): Promise<Stored
       const docs = await orders
         .find(
           { _id: { $in: ids.slice(i, i + 100) } },
-          { projection: { status: 1, stockHeld: 1, reason: 1, refund: 1 } },
+          { projection: { status: 1, stockHeld: 1, reason: 1, refund: 1, seenEventIds: 1 } },
         )
         .toArray();
       out.push(...(docs as unknown as StoredFacts[]));
@@ -245,12 +251,13 @@ export interface CheckerSources {
 }
 
 export async function check(sources: CheckerSources, accepted: string[]): Promise<Verdict> {
-  const [events, orders, payments, reservations] = await Promise.all([
+  // The ledgers last: they move first (a refund or release lands in the simulator before the
+  // store records it), so whatever the store shows done, the ledgers read after it show done too.
+  const [events, orders] = await Promise.all([
     readOrderEvents(sources.kafkaBrokers, sources.orderEventsTopic),
     readStore(sources.mongoUrl, [...new Set(accepted)]),
-    sources.payments(),
-    sources.reservations(),
   ]);
+  const [payments, reservations] = await Promise.all([sources.payments(), sources.reservations()]);
   return judge({ accepted, events, orders, payments, reservations });
 }
 
