@@ -33,7 +33,19 @@ export function brokerOptions(config: Config): BrokerOptions {
     namespace: config.namespace,
     nodeID: config.nodeId ?? `${hostname()}-${process.pid}`,
     transporter: config.natsUrl
-      ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 500 } }
+      ? {
+          type: "NATS",
+          // Pings every second, stale after two unanswered: a node cut from NATS knows it within
+          // 2–3 s (the default, 2 min, let a cut node act for minutes on a stale view) and its
+          // writes wait (mixins/write-fence.mixin.ts) until it is back and its view current.
+          options: {
+            url: config.natsUrl,
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 500,
+            pingInterval: 1_000,
+            maxPingOut: 2,
+          },
+        }
       : null,
     serializer: "JSON",
     internalMiddlewares: false,

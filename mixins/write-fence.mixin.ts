@@ -32,6 +32,26 @@ export interface WriteFenceMethods {
 
 type Self = Service & WriteFenceVars & WriteFenceMethods;
 
+interface NatsStatus {
+  type: string;
+}
+
+/**
+ * Moleculer's NATS transporter only logs the client's status changes: a lost connection (pings
+ * unanswered) and the reconnect are read here from the client itself.
+ */
+async function followTransporter(self: Self): Promise<void> {
+  const tx = self.broker.transit?.tx as unknown as
+    | { client?: { status(): AsyncIterable<NatsStatus> } }
+    | undefined;
+  const client = tx?.client;
+  if (!client || typeof client.status !== "function") return;
+  for await (const s of client.status()) {
+    if (s.type === "disconnect") self.view?.disconnected();
+    else if (s.type === "reconnect") self.view?.connected();
+  }
+}
+
 export function writeFenceMixin(config: Config): Partial<ServiceSchema> {
   const schema = {
     methods: {
@@ -79,6 +99,7 @@ export function writeFenceMixin(config: Config): Partial<ServiceSchema> {
           this.logger.warn({ why, gapMs }, "view of the cluster not current: writes wait"),
       });
       this.view.start();
+      void followTransporter(this);
     },
     stopped(this: Self) {
       this.view?.stop();
