@@ -14,8 +14,8 @@ import { after, before, describe, test } from "node:test";
 import { type CheckerSources, checkWhenSettled, printVerdict } from "../helpers/checker";
 import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
-import { call } from "../helpers/http";
 import { token } from "../helpers/jwt";
+import { placeOrders, verdictRow } from "../helpers/order-load";
 import { startWorld, type World } from "../helpers/world";
 
 const env = infraEnv();
@@ -64,75 +64,20 @@ describe("chaos: a node paused past its heartbeat, writes fenced", { skip, timeo
     await world?.stop();
   });
 
-  /** Open load through both gateways; a failed request is retried with its key on the other one. */
-  async function load(tag: string, pauseMs: number) {
-    const ids: string[] = [];
-    const statuses: Record<string, number> = {};
-    const placeOne = async (i: number) => {
-      const key = `${tag}-${i}`;
-      // Totals ending in 13 cents are refused by the payment service.
-      const unitPrice = 1000 + (i % 10 === 0 ? 13 : 20 + (i % 70));
-      for (let attempt = 0; attempt < 40; attempt++) {
-        const node = cluster.nodes.get((i + attempt) % 2 ? "b" : "a")!;
-        try {
-          const res = await call<{ id: string }>(node.url, "POST", "/api/v1/orders", {
-            token: tok,
-            body: { currency: "EUR", items: [{ productId: `p-${i % 7}`, quantity: 1, unitPrice }] },
-            headers: { "Idempotency-Key": key },
-          });
-          statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-          if (res.status === 202 || res.status === 200) {
-            ids.push(res.body.id);
-            return;
-          }
-        } catch {
-          statuses.network = (statuses.network ?? 0) + 1;
-        }
-        await sleep(500);
-      }
-      throw new Error(`order ${key} was never accepted`);
-    };
-    const a = cluster.nodes.get("a")!;
-    const pause = (async () => {
-      if (pauseMs <= 0) return;
-      await sleep(PAUSE_AT_MS);
-      a.process.kill("SIGSTOP");
-      await sleep(pauseMs);
-      a.process.kill("SIGCONT");
-    })();
-    const pending: Promise<void>[] = [];
-    for (let i = 0; i < ORDERS; i++) {
-      pending.push(placeOne(i));
-      await sleep(LOAD_MS / ORDERS);
-    }
-    await Promise.all([...pending, pause]);
-    return { ids, statuses };
-  }
-
   RUNS.forEach((pauseS, run) => {
     const name = pauseS > 0 ? `pause ${pauseS} s` : "control";
     test(`run ${run + 1}: ${name}`, async () => {
-      const { ids, statuses } = await load(`${cluster.id}-r${run}`, pauseS * 1_000);
-      const verdict = await checkWhenSettled(sources, ids, 180_000);
-      printVerdict(`run ${run + 1}, ${name}`, verdict);
-      const both = verdict.findings.find((f) => f.rule.startsWith("both OrderConfirmed"));
-      const releasedConfirmed = verdict.findings.find((f) => f.rule.startsWith("stock released for"));
-      table.push({
-        run: run + 1,
-        pause: name,
-        accepted: verdict.accepted,
-        confirmed: verdict.confirmed,
-        cancelled: verdict.cancelled,
-        refunded: verdict.refunded,
-        "cancelled+confirmed": both?.orders.length ?? 0,
-        "released but confirmed": releasedConfirmed?.orders.length ?? 0,
-        illegal: verdict.count("illegal"),
-        doubled: verdict.count("doubled"),
-        lost: verdict.count("lost"),
-        "stockHeld disagrees": verdict.count("disagree"),
-        unsettled: verdict.count("unsettled"),
-        "client answers": JSON.stringify(statuses),
+      const a = cluster.nodes.get("a")!;
+      const load = await placeOrders(cluster, tok, `${cluster.id}-r${run}`, ORDERS, LOAD_MS, async () => {
+        if (pauseS <= 0) return;
+        await sleep(PAUSE_AT_MS);
+        a.process.kill("SIGSTOP");
+        await sleep(pauseS * 1_000);
+        a.process.kill("SIGCONT");
       });
+      const verdict = await checkWhenSettled(sources, load.ids, 180_000);
+      printVerdict(`run ${run + 1}, ${name}`, verdict);
+      table.push(verdictRow({ run: run + 1, pause: name }, verdict, load));
       // The next run starts with both nodes seeing each other again (A's view settles after a pause).
       await sleep(pauseS > 0 ? 10_000 : 1_000);
       assert.equal(verdict.accepted, ORDERS, "every order accepted once");
