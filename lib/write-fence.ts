@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks";
 /** The part of a MongoDB collection the fence uses. */
 export interface ClaimCollection {
   insertOne(doc: ClaimDoc): Promise<unknown>;
+  findOne(query: { _id: string }): Promise<ClaimDoc | null>;
   deleteMany(filter: Record<string, unknown>): Promise<{ deletedCount?: number }>;
 }
 
@@ -37,6 +38,7 @@ export interface Claim {
 }
 
 export interface FenceOptions {
+  /** Unique per process (the broker's instance id): a restarted node does not reuse its claims. */
   nodeID: string;
   /** Claims older than this are deleted; a claimant writes only within half of it. */
   ttlMs: number;
@@ -67,7 +69,13 @@ export class WriteFence {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** Claims the right to write `version` of `orderId`: null when another writer has it. */
+  /**
+   * Claims the right to write `version` of `orderId`: null when another writer has it. The caller
+   * runs one write of an order at a time (the store's per-order queue), so a claim of this very
+   * process found here is an orphan of an earlier attempt that failed after its insert (a reply
+   * lost to a store restart); young enough, it is taken up again instead of blocking the order
+   * until the sweep.
+   */
   async claim(orderId: string, version: number): Promise<Claim | null> {
     const id = `${orderId}@${version}`;
     const sentAt = this.monotonic();
@@ -75,9 +83,13 @@ export class WriteFence {
       await this.claims.insertOne({ _id: id, node: this.options.nodeID, at: this.now() });
       return { id, sentAt };
     } catch (err) {
-      if (isDuplicateKey(err)) return null;
-      throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
+    const held = await this.claims.findOne({ _id: id });
+    if (held?.node !== this.options.nodeID) return null;
+    const age = this.now().getTime() - held.at.getTime();
+    if (age < 0 || age >= this.options.ttlMs / 4) return null;
+    return { id, sentAt: this.monotonic() - age };
   }
 
   /** Whether the claim may still be written: young enough that no sweep can have deleted it. */

@@ -67,7 +67,10 @@ export function writeFenceMixin(config: Config): Partial<ServiceSchema> {
       },
       enableFence(this: Self, claims: ClaimCollection | undefined): void {
         if (!config.writeFence || !claims || this.fence) return;
-        const fence = new WriteFence(claims, { nodeID: this.broker.nodeID, ttlMs: config.claimTtlMs });
+        const fence = new WriteFence(claims, {
+          nodeID: `${this.broker.nodeID}/${this.broker.instanceID}`,
+          ttlMs: config.claimTtlMs,
+        });
         this.fence = fence;
         // Every node sweeps (an idempotent delete by age); a claim lives ttlMs to 1.5 × ttlMs.
         this.claimsSweep = every(config.claimTtlMs / 2, 1, async () => {

@@ -13,6 +13,9 @@ function fakeClaims(): ClaimCollection & { docs: Map<string, ClaimDoc> } {
       if (docs.has(doc._id)) throw Object.assign(new Error("E11000 duplicate key"), { code: 11000 });
       docs.set(doc._id, doc);
     },
+    async findOne(query) {
+      return docs.get(query._id) ?? null;
+    },
     async deleteMany(filter) {
       const before = (filter.at as { $lt: Date }).$lt;
       let deletedCount = 0;
@@ -44,11 +47,32 @@ describe("write fence", () => {
         insertOne: async () => {
           throw new Error("connection reset");
         },
+        findOne: async () => null,
         deleteMany: async () => ({ deletedCount: 0 }),
       },
       { nodeID: "a", ttlMs: 60_000 },
     );
     await assert.rejects(fence.claim("o1", 2), /connection reset/);
+  });
+
+  test("an orphan claim of this process (its reply lost) is taken up again while young", async () => {
+    let now = 1_000_000;
+    const claims = fakeClaims();
+    const lostReply: ClaimCollection = {
+      ...claims,
+      insertOne: async (doc) => {
+        await claims.insertOne(doc);
+        throw new Error("connection reset");
+      },
+    };
+    const opts = { ttlMs: 60_000, now: () => new Date(now) };
+    await assert.rejects(new WriteFence(lostReply, { nodeID: "a/1", ...opts }).claim("o1", 2));
+    const same = new WriteFence(claims, { nodeID: "a/1", ...opts });
+    assert.equal(await new WriteFence(claims, { nodeID: "a/2", ...opts }).claim("o1", 2), null, "a restart");
+    assert.equal(await new WriteFence(claims, { nodeID: "b/1", ...opts }).claim("o1", 2), null);
+    assert.ok(await same.claim("o1", 2));
+    now += 15_000;
+    assert.equal(await same.claim("o1", 2), null, "too old to be sure it is not being swept");
   });
 
   test("a claim held past half its lifetime (a pause) is given up, never written", async () => {
