@@ -93,10 +93,15 @@ describe("independent checker", () => {
     assert.equal(v.count("lost"), 1);
   });
 
-  test("a lost 'stock released' write: stockHeld disagrees with the inventory", () => {
+  test("stockHeld disagreeing with the inventory; a release whose mark is on its way is unsettled", () => {
     const v = judge(withOrder(clean(), "c", { stockHeld: false }));
     assert.equal(v.count("disagree"), 1);
     assert.equal(v.ok, false);
+    const marking = judge(withOrder(clean(), "x", { stockHeld: true }));
+    assert.deepEqual(
+      marking.findings.map((f) => `${f.kind}: ${f.rule}`),
+      ["unsettled: stock released, its mark on its way"],
+    );
   });
 
   test("a cancelled order whose stock is still reserved: on its way while stockHeld, lost after", () => {
