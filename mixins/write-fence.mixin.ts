@@ -94,12 +94,24 @@ export function writeFenceMixin(config: Config): Partial<ServiceSchema> {
       // A single process (no transporter) has no membership to be stale about.
       if (!config.writeFence || !this.broker.transit) return;
       const { heartbeatInterval = 5, heartbeatTimeout = 15 } = this.broker.options;
+      // Moleculer stamps heartbeats with Math.round(process.uptime()): a peer is heard from since
+      // the view went stale when its stamp is later than the second it went stale in.
+      let staleAt = 0;
+      const peersHeard = () =>
+        this.broker.registry.nodes
+          .toArray()
+          .every((n) => n.local || !n.available || (n.lastHeartbeatTime ?? 0) > staleAt);
       this.view = new ViewGuard({
         pauseMs: Math.max(1_000, (heartbeatTimeout - heartbeatInterval) * 750),
-        settleMs: (heartbeatTimeout + heartbeatInterval) * 1_000,
+        // The next heartbeat of this node goes out within interval ± 0.5 s; the others take it
+        // back on receipt (an INFO round trip).
+        settleMs: (heartbeatInterval + 1) * 1_000,
+        peersHeard,
         maxWaitMs: 5_000,
-        onStale: (why, gapMs) =>
-          this.logger.warn({ why, gapMs }, "view of the cluster not current: writes wait"),
+        onStale: (why, gapMs) => {
+          staleAt = Math.round(process.uptime());
+          this.logger.warn({ why, gapMs }, "view of the cluster not current: writes wait");
+        },
       });
       this.view.start();
       void followTransporter(this);

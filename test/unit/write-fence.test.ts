@@ -146,6 +146,33 @@ describe("view guard", () => {
     }
   });
 
+  test("after settleMs the view stays stale until every peer has been heard from", () => {
+    const clock = { t: 0 };
+    let heard = false;
+    const g = new ViewGuard({
+      pauseMs: 3_000,
+      settleMs: 3_000,
+      maxWaitMs: 200,
+      monotonic: () => clock.t,
+      peersHeard: () => heard,
+    });
+    g.start();
+    try {
+      assert.equal(g.isCurrent(), true, "no pause yet: peers are not asked");
+      clock.t = 10_000; // woke at 10.25 s, the first tick after the stop
+      run(g, clock, 13_249);
+      assert.equal(g.isCurrent(), false, "within settleMs");
+      run(g, clock, 20_000);
+      assert.equal(g.isCurrent(), false, "settled, but a peer has not been heard from");
+      heard = true;
+      assert.equal(g.isCurrent(), true);
+      heard = false;
+      assert.equal(g.isCurrent(), true, "asked once per stale spell");
+    } finally {
+      g.stop();
+    }
+  });
+
   test("a write waiting longer than maxWaitMs fails with a retryable 503", async () => {
     const g = new ViewGuard({ pauseMs: 3_000, settleMs: 8_000, maxWaitMs: 150 });
     g.start();
