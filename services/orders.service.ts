@@ -496,8 +496,9 @@ export function ordersService(config: Config): OrdersSchema {
           return this.casUpdate(id, version, { outbox: [], outboxPending: 0 });
         return this.writes.run(id, async () => {
           const update = { $set: toStored({ outbox: [], outboxPending: 0 }), $inc: { version: 1 } };
-          const claim = await this.claimWrite(id, version + 1); // fence (mixins/write-fence.mixin.ts)
-          if (!claim || !this.mayWrite(claim)) return false;
+          // Not fenced: only marks follow confirmation, and two marks racing leave at worst an event
+          // to publish again. Waits for a current view like every write (mixins/write-fence.mixin.ts).
+          await this.awaitCurrentView();
           return (await this.adapter.collection!.updateOne({ _id: id }, update)).matchedCount === 1;
         });
       },
