@@ -5,7 +5,7 @@ import type { Service, ServiceSchema } from "moleculer";
 import type { Config } from "../lib/config";
 import { every, type Periodic } from "../lib/periodic";
 import { ViewGuard } from "../lib/view-guard";
-import { type Claim, type ClaimCollection, WriteFence } from "../lib/write-fence";
+import { CLAIMS_COLLECTION, type Claim, type ClaimCollection, WriteFence } from "../lib/write-fence";
 
 /** The claim of a write that needs none (MongoDB, NeDB, or the fence switched off). */
 const UNFENCED: Claim = { id: "", sentAt: Number.POSITIVE_INFINITY };
@@ -14,6 +14,21 @@ export interface WriteFenceVars {
   view?: ViewGuard;
   fence?: WriteFence;
   claimsSweep?: Periodic;
+}
+
+/** The store's Mongo adapter: its client and database. */
+export interface ClaimsHost {
+  client: { db(name: string): { collection(name: string): ClaimCollection } };
+  db: { databaseName: string };
+}
+
+/**
+ * The claims live in a database of their own: on FerretDB's SQLite backend a database is a file
+ * with one writer at a time, and writers that collide sleep (1, 2, 5, 10 … ms); in the orders'
+ * database every claim would be one more writer in their queue.
+ */
+export function claimsOf(host: ClaimsHost): ClaimCollection {
+  return host.client.db(`${host.db.databaseName}_claims`).collection(CLAIMS_COLLECTION);
 }
 
 export interface WriteFenceMethods {
@@ -26,8 +41,8 @@ export interface WriteFenceMethods {
   awaitCurrentView(): Promise<void>;
   /** Right before the write is sent: the claim is still young enough to be written. */
   mayWrite(claim: Claim): boolean;
-  /** Called by the store once connected: `claims` is set on FerretDB, where the fence is needed. */
-  enableFence(claims: ClaimCollection | undefined): void;
+  /** Called by the store once connected: `host` is set on FerretDB, where the fence is needed. */
+  enableFence(host: ClaimsHost | undefined): void;
 }
 
 type Self = Service & WriteFenceVars & WriteFenceMethods;
@@ -65,9 +80,9 @@ export function writeFenceMixin(config: Config): Partial<ServiceSchema> {
       mayWrite(this: Self, claim: Claim): boolean {
         return claim === UNFENCED || !this.fence || this.fence.holds(claim);
       },
-      enableFence(this: Self, claims: ClaimCollection | undefined): void {
-        if (!config.writeFence || !claims || this.fence) return;
-        const fence = new WriteFence(claims, {
+      enableFence(this: Self, host: ClaimsHost | undefined): void {
+        if (!config.writeFence || !host || this.fence) return;
+        const fence = new WriteFence(claimsOf(host), {
           nodeID: `${this.broker.nodeID}/${this.broker.instanceID}`,
           ttlMs: config.claimTtlMs,
         });

@@ -18,9 +18,8 @@ import type { Config } from "../lib/config";
 import { isLeader, KeyedMutex } from "../lib/order-owner";
 import { every, type Periodic, PHASE } from "../lib/periodic";
 import { fromStored, orderFromStored, type Stored, toStored } from "../lib/stored-order";
-import { CLAIMS_COLLECTION, type ClaimCollection } from "../lib/write-fence";
 import { dbMixin } from "../mixins/db.mixin";
-import { type WriteFenceMethods, writeFenceMixin } from "../mixins/write-fence.mixin";
+import { type ClaimsHost, type WriteFenceMethods, writeFenceMixin } from "../mixins/write-fence.mixin";
 import type { RequestMeta } from "../types/moleculer";
 
 export interface OrdersSettings {
@@ -47,10 +46,7 @@ interface OrderAdapter {
   }): Promise<Stored<Order>[]>;
   count(filters: { query?: Record<string, unknown> }): Promise<number>;
   updateMany(query: Record<string, unknown>, update: Record<string, unknown>): Promise<number>;
-  db?: {
-    admin(): { command(cmd: Record<string, unknown>): Promise<Record<string, unknown>> };
-    collection(name: string): ClaimCollection;
-  };
+  db?: { admin(): { command(cmd: Record<string, unknown>): Promise<Record<string, unknown>> } };
   collection?: {
     createIndex(spec: Record<string, number>, opts?: Record<string, unknown>): Promise<unknown>;
     updateOne(
@@ -697,7 +693,7 @@ export function ordersService(config: Config): OrdersSchema {
       this.writeMode = "ferretdbVersion" in info ? "owner-checked" : "guarded";
       // Fenced where the guarded update is not atomic (FerretDB); MongoDB's is.
       (this as unknown as WriteFenceMethods).enableFence(
-        this.writeMode === "owner-checked" ? this.adapter.db!.collection(CLAIMS_COLLECTION) : undefined,
+        this.writeMode === "owner-checked" ? (this.adapter as unknown as ClaimsHost) : undefined,
       );
       await Promise.all([
         this.adapter.collection.createIndex({ userId: 1, createdAt: -1 }),

@@ -38,10 +38,11 @@ describe("write fence on FerretDB", { skip }, () => {
 
   after(async () => {
     await Promise.all(nodes.map((b) => b.stop()));
-    await client
-      ?.db()
-      .dropDatabase()
-      .catch(() => undefined);
+    for (const name of [db, `${db}_claims`])
+      await client
+        ?.db(name)
+        .dropDatabase()
+        .catch(() => undefined);
     await client?.close();
   });
 
