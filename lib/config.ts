@@ -44,9 +44,21 @@ export interface Config {
   maxBodyBytes: number;
   /** On SIGTERM, /ready answers 503 for this long before the node stops (load balancers stop sending). */
   shutdownDrainMs: number;
+  /** Write fence on FerretDB (lib/write-fence.ts) and the pause guard (lib/view-guard.ts); off = unfenced. */
+  writeFence: boolean;
+  /** Age after which a write claim is deleted; a claimant writes only within half of it. */
+  claimTtlMs: number;
 }
 
 export class ConfigError extends Error {}
+
+function onOff(env: Record<string, string | undefined>, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (raw === "on") return true;
+  if (raw === "off") return false;
+  throw new ConfigError(`${name} must be "on" or "off", got "${raw}"`);
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -117,6 +129,8 @@ export function loadConfig(env: Env = process.env): Config {
     httpRequestTimeoutMs: int(env, "HTTP_REQUEST_TIMEOUT_MS", 15_000, 100),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
     shutdownDrainMs: int(env, "SHUTDOWN_DRAIN_MS", 5_000, 0, 300_000),
+    writeFence: onOff(env, "WRITE_FENCE", true),
+    claimTtlMs: int(env, "WRITE_FENCE_CLAIM_TTL_MS", 60_000, 1_000),
     breaker: {
       threshold: int(env, "CB_THRESHOLD_PERCENT", 50, 1, 100) / 100,
       minRequestCount: int(env, "CB_MIN_REQUESTS", 5, 1),

@@ -30,6 +30,7 @@ import {
 } from "../lib/order-record";
 import { PublicationMarks } from "../lib/publication-marks";
 import { dbMixin, type OrderAdapter } from "../mixins/db.mixin";
+import { type ClaimsHost, type WriteFenceMethods, writeFenceMixin } from "../mixins/write-fence.mixin";
 
 export interface StoreSettings {
   /**
@@ -61,7 +62,7 @@ interface StoreVars {
   onPublished: (mark: MarkPublishedParams) => void;
 }
 
-interface StoreMethods {
+interface StoreMethods extends WriteFenceMethods {
   casUpdate(id: string, version: number, fields: Partial<OrderDocument>): Promise<boolean>;
   readFresh(id: string): Promise<OrderRecord | null>;
   remember(record: OrderRecord): void;
@@ -80,7 +81,7 @@ function isDuplicateKey(err: unknown): boolean {
 export function orderStoreService(config: Config): StoreSchema {
   const schema: StoreSchema = {
     name: ORDER_STORE,
-    mixins: [dbMixin({ collection: "orders", mongoUrl: config.mongoUrl })],
+    mixins: [dbMixin({ collection: "orders", mongoUrl: config.mongoUrl }), writeFenceMixin(config)],
     settings: { recentCapacity: 2_000, markDelayMs: 1_000 },
 
     actions: {
@@ -89,6 +90,8 @@ export function orderStoreService(config: Config): StoreSchema {
         async handler(ctx: Context<InsertParams>): Promise<InsertResult> {
           const { record } = ctx.params;
           try {
+            // Fenced by the primary key itself; like every write, only on a current view.
+            await this.awaitCurrentView();
             await this.adapter.insert(toDocument(record));
           } catch (err) {
             if (!isDuplicateKey(err)) throw err;
@@ -180,6 +183,9 @@ export function orderStoreService(config: Config): StoreSchema {
       casUpdate(id: string, version: number, fields: Partial<OrderDocument>): Promise<boolean> {
         return this.writes.run(id, async () => {
           const update = { $set: { ...fields, version: version + 1 } };
+          // The fence (mixins/write-fence.mixin.ts): of two nodes writing this version, one claims it.
+          const claim = await this.claimWrite(id, version + 1);
+          if (!claim) return false;
           const collection = this.adapter.collection;
           if (this.writeMode === "owner-checked" && collection) {
             // Always the store's version, never this node's cache: while nodes come and go, two
@@ -188,7 +194,7 @@ export function orderStoreService(config: Config): StoreSchema {
               { _id: id },
               { projection: { _id: 0, version: 1 } },
             );
-            if (stored?.version !== version) return false;
+            if (stored?.version !== version || !this.mayWrite(claim)) return false;
             return (await collection.updateOne({ _id: id }, update)).matchedCount === 1;
           }
           const query = { _id: id, version };
@@ -291,6 +297,10 @@ export function orderStoreService(config: Config): StoreSchema {
       if (!this.adapter.collection) return;
       const info = await this.adapter.db!.admin().command({ buildInfo: 1 });
       this.writeMode = "ferretdbVersion" in info ? "owner-checked" : "guarded";
+      // Fenced where the guarded update is not atomic (FerretDB); MongoDB's is.
+      (this as unknown as WriteFenceMethods).enableFence(
+        this.writeMode === "owner-checked" ? (this.adapter as unknown as ClaimsHost) : undefined,
+      );
       await Promise.all([
         this.adapter.collection.createIndex({ userId: 1, createdAt: -1 }),
         this.adapter.collection.createIndex({ status: 1, paymentDeadline: 1 }),

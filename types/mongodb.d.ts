@@ -4,7 +4,7 @@ declare module "mongodb" {
   export interface Collection {
     insertOne(doc: object): Promise<unknown>;
     findOne(query: object): Promise<Record<string, unknown> | null>;
-    find(query: object): { toArray(): Promise<Record<string, unknown>[]> };
+    find(query: object, options?: object): { toArray(): Promise<Record<string, unknown>[]> };
     deleteMany(query: object): Promise<unknown>;
     countDocuments(query?: object): Promise<number>;
   }

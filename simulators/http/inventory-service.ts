@@ -4,12 +4,15 @@ import { type RunningSimulator, startHttpSimulator } from "./http-simulator";
 
 export const DEFAULT_STOCK = 1_000_000;
 
-interface Reservation {
+export interface Reservation {
   reservationId: string;
   items: { productId: string; quantity: number }[];
   status: "RESERVED" | "RELEASED";
   reservedAt: string;
   releasedAt?: string;
+  /** The ledger: every deduction and every give-back this id caused (idempotent calls add none). */
+  reserveCount: number;
+  releaseCount: number;
 }
 
 export interface InventorySimulator extends RunningSimulator {
@@ -51,6 +54,8 @@ export async function startInventoryService(
           items: items.map(({ productId, quantity }) => ({ productId, quantity })),
           status: "RESERVED",
           reservedAt: new Date().toISOString(),
+          reserveCount: (existing?.reserveCount ?? 0) + 1,
+          releaseCount: existing?.releaseCount ?? 0,
         });
         return { status: 201, body: { reservationId, status: "RESERVED" } };
       },
@@ -60,6 +65,7 @@ export async function startInventoryService(
         if (r.status === "RESERVED") {
           for (const item of r.items) stock.set(item.productId, level(item.productId) + item.quantity);
           r.status = "RELEASED";
+          r.releaseCount++;
           r.releasedAt = new Date().toISOString();
         }
         return { status: 200, body: { reservationId: r.reservationId, status: "RELEASED" } };

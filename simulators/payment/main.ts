@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     noReplyCents: list(process.env.PAYMENT_NO_REPLY_CENTS),
     latencyMs: Number(process.env.PAYMENT_LATENCY_MS ?? "0"),
   };
+  if (process.env.PAYMENT_LATENCY_MAX_MS) rules.latencyMaxMs = Number(process.env.PAYMENT_LATENCY_MAX_MS);
   if (process.env.PAYMENT_FAIL_AMOUNT_ABOVE)
     rules.failAmountAbove = Number(process.env.PAYMENT_FAIL_AMOUNT_ABOVE);
   const channel = new KafkaChannel({

@@ -22,6 +22,8 @@ export interface PaymentRules {
   noReplyCents?: number[];
   /** Answer after this long. */
   latencyMs: number;
+  /** When set, each answer comes after a uniformly random delay in latencyMs..latencyMaxMs. */
+  latencyMaxMs?: number;
   /** Totals whose cents are listed succeed, but only after delayMs (late success after cancel). */
   lateReply?: { cents: number[]; delayMs: number };
 }
@@ -36,6 +38,8 @@ export interface LedgerEntry {
   refunded: boolean;
   refundCount: number;
   decidedAt: string;
+  /** Event ids of the answers sent for this payment (a duplicate delivery is answered again). */
+  answerIds?: string[];
 }
 
 export interface PaymentSimulatorOptions {
@@ -77,6 +81,12 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
     if (options.ledgerFile) appendFileSync(options.ledgerFile, `${JSON.stringify(entry)}\n`);
   };
 
+  function latency(): number {
+    const max = rules.latencyMaxMs;
+    if (max === undefined || max <= rules.latencyMs) return rules.latencyMs;
+    return Math.round(rules.latencyMs + random() * (max - rules.latencyMs));
+  }
+
   function decide(total: number): LedgerEntry["decision"] {
     const cents = total % 100;
     if (rules.noReplyCents?.includes(cents)) return "no-reply";
@@ -110,6 +120,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
             },
             systemSource(),
           );
+    entry.answerIds = [...(entry.answerIds ?? []), event.eventId];
     return send(event, headers, delayMs);
   }
 
@@ -194,7 +205,7 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
       const late = rules.lateReply?.cents.includes(total % 100) ? rules.lateReply.delayMs : 0;
       try {
         if (late > 0 && decision === "succeeded") await reply(entry, headers, late);
-        else await reply(entry, headers, rules.latencyMs);
+        else await reply(entry, headers, latency());
       } finally {
         span?.finish();
       }

@@ -20,6 +20,16 @@ export interface NodeHandle {
   env: Record<string, string>;
 }
 
+/** Where a node runs when not on this machine's loopback (a network namespace, test/helpers/netns.ts). */
+export interface Placement {
+  /** argv prefix that runs the node there, e.g. ["ip", "netns", "exec", name]. */
+  exec: string[];
+  /** The address its gateway is reached at from here. */
+  host: string;
+  /** Environment overrides: server URLs as seen from there, BIND_ADDRESS. */
+  env: Record<string, string>;
+}
+
 export interface ClusterOptions {
   infra: InfraEnv;
   userServiceUrl: string;
@@ -110,20 +120,22 @@ export class Cluster {
     return env;
   }
 
-  async startNode(name: string, services?: string): Promise<NodeHandle> {
+  async startNode(name: string, services?: string, placement?: Placement): Promise<NodeHandle> {
     const existing = this.nodes.get(name);
     const port = existing?.port ?? nextPort++;
-    const env = existing?.env ?? this.nodeEnv(name, port, services);
+    const env = existing?.env ?? { ...this.nodeEnv(name, port, services), ...placement?.env };
     const log = createWriteStream(join(LOG_DIR, `${this.id}-${name}.log`), { flags: "a" });
     const args = this.options.nodeArgs ?? ["--import", "tsx", join(ROOT, "index.ts")];
-    const child = spawn(process.execPath, args, {
+    const [command, ...prefix] = [...(placement?.exec ?? []), process.execPath];
+    const child = spawn(command!, [...prefix, ...args], {
       cwd: ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
-    const handle: NodeHandle = { name, port, url: `http://127.0.0.1:${port}`, process: child, env };
+    const host = placement?.host ?? "127.0.0.1";
+    const handle: NodeHandle = { name, port, url: `http://${host}:${port}`, process: child, env };
     this.nodes.set(name, handle);
     if (!services || services.includes("api")) {
       await eventually(

@@ -1,0 +1,81 @@
+// Open load through every gateway of a cluster for the chaos tests: `count` orders spread over
+// `loadMs`, each sent to one node and retried with its Idempotency-Key on the next one after a
+// failure (a paused or cut node's gateway answers late or 5xx). A fault runs alongside.
+import type { Verdict } from "./checker";
+import type { Cluster } from "./cluster";
+import { call } from "./http";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface LoadResult {
+  /** Order ids of the accepted orders (200/202). */
+  ids: string[];
+  /** Every answer the clients got, by status ("network" for no answer). */
+  statuses: Record<string, number>;
+}
+
+export async function placeOrders(
+  cluster: Cluster,
+  tok: string,
+  tag: string,
+  count: number,
+  loadMs: number,
+  fault: () => Promise<void>,
+): Promise<LoadResult> {
+  const ids: string[] = [];
+  const statuses: Record<string, number> = {};
+  const names = [...cluster.nodes.keys()];
+  const placeOne = async (i: number) => {
+    const key = `${tag}-${i}`;
+    // Totals ending in 13 cents are refused by the payment service.
+    const unitPrice = 1000 + (i % 10 === 0 ? 13 : 20 + (i % 70));
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const node = cluster.nodes.get(names[(i + attempt) % names.length]!)!;
+      try {
+        const res = await call<{ id: string }>(node.url, "POST", "/api/v1/orders", {
+          token: tok,
+          body: { currency: "EUR", items: [{ productId: `p-${i % 7}`, quantity: 1, unitPrice }] },
+          headers: { "Idempotency-Key": key },
+        });
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        if (res.status === 202 || res.status === 200) {
+          ids.push(res.body.id);
+          return;
+        }
+      } catch {
+        statuses.network = (statuses.network ?? 0) + 1;
+      }
+      await sleep(500);
+    }
+    throw new Error(`order ${key} was never accepted`);
+  };
+  const faulted = fault();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    pending.push(placeOne(i));
+    await sleep(loadMs / count);
+  }
+  await Promise.all([...pending, faulted]);
+  return { ids, statuses };
+}
+
+/** One row of a chaos table from a checker verdict. */
+export function verdictRow(label: Record<string, unknown>, verdict: Verdict, load: LoadResult) {
+  const rule = (prefix: string) =>
+    verdict.findings.find((f) => f.rule.startsWith(prefix))?.orders.length ?? 0;
+  return {
+    ...label,
+    accepted: verdict.accepted,
+    confirmed: verdict.confirmed,
+    cancelled: verdict.cancelled,
+    refunded: verdict.refunded,
+    "cancelled+confirmed": rule("both OrderConfirmed"),
+    "released but confirmed": rule("stock released for"),
+    illegal: verdict.count("illegal"),
+    doubled: verdict.count("doubled"),
+    lost: verdict.count("lost"),
+    "stockHeld disagrees": verdict.count("disagree"),
+    unsettled: verdict.count("unsettled"),
+    "client answers": JSON.stringify(load.statuses),
+  };
+}
