@@ -1,9 +1,12 @@
-// Broker options derived from the environment (lib/config.ts). One code base runs as a single
+// Broker options derived from the configuration (lib/config.ts). One code base runs as a single
 // process (no transporter) or as many nodes over NATS, selected by NATS_URL and SERVICES.
+// Nothing here runs at import: index.ts reads the environment and reports a bad value itself.
 import { hostname } from "node:os";
-import type { BrokerOptions, Context } from "moleculer";
+import type { BrokerOptions, Context, MetricRegistry } from "moleculer";
 import { type BreakerErrorLike, countsForBreaker } from "./domain/resilience";
-import { type Config, loadConfig } from "./lib/config";
+import { AuthMiddleware } from "./lib/auth-middleware";
+import type { Config } from "./lib/config";
+import { PromClientReporter } from "./lib/metrics";
 import { actionSpanTags } from "./lib/trace";
 
 /**
@@ -28,21 +31,43 @@ export const MIDDLEWARE_ORDER = [
   "Throttle",
 ] as const;
 
+/**
+ * NATS client options for a single server or a cluster. NATS_URL may list every server of the
+ * cluster (comma list): Moleculer's transporter turns it into the client's `servers`, and the
+ * client connects to one of them (in random order, so nodes spread over the cluster) and on a lost
+ * connection moves to the next, for ever. A server that is paused or cut off keeps its socket
+ * open: the client notices through its pings, here after 2 unanswered pings 2 s apart instead of
+ * the default 2 × 2 min, so a node is back on another server before its peers' heartbeat timeout
+ * (6 s) declares it gone.
+ */
+export function natsOptions(natsUrl: string): Record<string, unknown> {
+  return {
+    url: natsUrl,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    pingInterval: 2_000,
+    maxPingOut: 2,
+  };
+}
+
 export function brokerOptions(config: Config): BrokerOptions {
   const options: BrokerOptions = {
     namespace: config.namespace,
     nodeID: config.nodeId ?? `${hostname()}-${process.pid}`,
-    transporter: config.natsUrl
-      ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 500 } }
-      : null,
+    transporter: config.natsUrl ? { type: "NATS", options: natsOptions(config.natsUrl) } : null,
     serializer: "JSON",
     internalMiddlewares: false,
-    middlewares: [...MIDDLEWARE_ORDER],
+    // Auth last, so outermost: a call without a user is refused before validation or any work.
+    middlewares: [...MIDDLEWARE_ORDER, AuthMiddleware],
+    // index.ts handles SIGTERM/SIGINT itself (drain, then one stop): the broker's own handlers
+    // would stop it a second time ("Good bye" twice, the gateway's listener closed twice).
+    skipProcessEventRegistration: true,
     // A hung dependency must count as a failure: the default of 0 waits forever.
     requestTimeout: config.requestTimeoutMs,
     // Retries of the broker are blind to idempotency; the proxies retry what is safe themselves.
     retryPolicy: { enabled: false },
-    // Broker-wide: a per-action breaker only works fully when this is on (DESIGN.md).
+    // Broker-wide: Moleculer only reads an action's own circuitBreaker options when the broker's
+    // is enabled (docs/resilience.md).
     circuitBreaker: {
       enabled: true,
       threshold: config.breaker.threshold,
@@ -74,7 +99,15 @@ export function brokerOptions(config: Config): BrokerOptions {
       config.metricsPort !== undefined
         ? {
             enabled: true,
-            reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }],
+            // prom-client's default metrics replace Moleculer's process/os ones (lib/metrics.ts).
+            collectProcessMetrics: false,
+            // An instance: Moleculer takes a reporter object as it is (its typings list only names).
+            reporter: [
+              new PromClientReporter({
+                port: config.metricsPort,
+                path: "/metrics",
+              }) as unknown as MetricRegistry.MetricsReporter,
+            ],
           }
         : { enabled: false },
     tracing:
@@ -102,5 +135,3 @@ export function brokerOptions(config: Config): BrokerOptions {
   };
   return options;
 }
-
-export default brokerOptions(loadConfig());

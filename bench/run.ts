@@ -15,10 +15,12 @@ import DbService from "moleculer-db";
 import ApiGateway from "moleculer-web";
 import { MongoClient } from "mongodb";
 import { request } from "undici";
-import { applyChange, createOrder, decide, type Order } from "../domain/order";
+import { applyChange, createOrder } from "../domain/order";
+import { decide } from "../domain/place-order.saga";
 import { sharedMemoryChannel } from "../lib/channel";
 import { KafkaChannel } from "../lib/channel/kafka-channel";
-import { toStored } from "../lib/stored-order";
+import { systemSource } from "../lib/clock";
+import { type OrderRecord, outboxEntries, toDocument, toDocumentFields } from "../lib/order-record";
 import { startEmbeddedNode } from "../test/helpers/embedded-node";
 import { freePort } from "../test/helpers/http";
 import { token } from "../test/helpers/jwt";
@@ -259,24 +261,34 @@ async function kafkaCeiling(brokers: string): Promise<Summary> {
   return record("ceiling: Kafka produce→consume round trip (KafkaChannel)", result);
 }
 
-/** Order i as the service writes it, for the store's ceilings. */
-function benchOrder(i: number) {
-  return createOrder(body(i), {
-    orderId: `order-${i}`,
-    userId: "bench-user",
-    userVerified: true,
-    correlationId: `c-${i}`,
-    traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    paymentTimeoutMs: 30_000,
-    now: new Date(),
-  });
+const BENCH_TRACE = {
+  correlationId: "c-bench",
+  traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+};
+
+/** Order i as the service writes it (with its OrderCreated in the outbox), for the store's ceilings. */
+function benchOrder(i: number): OrderRecord {
+  const { order, events } = createOrder(
+    body(i),
+    {
+      orderId: `order-${i}`,
+      userId: "bench-user",
+      userVerified: true,
+      correlationId: `c-${i}`,
+      paymentTimeoutMs: 30_000,
+    },
+    systemSource(),
+  );
+  return { order: { ...order, publishedAt: order.createdAt }, outbox: outboxEntries(events, BENCH_TRACE) };
 }
 
 /** The fields an order's settling write sets (a passed deadline: CANCELLED), as the service computes them. */
-function settledFields(order: Order): Order {
-  const decision = decide(order, { type: "deadline", now: new Date(Date.now() + 60_000) });
+function settledFields({ order, outbox }: OrderRecord) {
+  const later = { ...systemSource(), now: new Date(Date.now() + 60_000) };
+  const decision = decide(order, { type: "deadline" }, later);
   if (decision.kind !== "apply") throw new Error("unexpected decision");
-  return applyChange(order, decision.change, { correlationId: order.correlationId }, new Date());
+  const { id: _id, version: _v, ...fields } = applyChange(order, decision.change, new Date());
+  return toDocumentFields(fields, [...outbox, ...outboxEntries(decision.change.events, BENCH_TRACE)]);
 }
 
 async function ferretCeiling(
@@ -304,38 +316,36 @@ async function ferretCeiling(
     SECONDS * 1000,
   );
   // The same pair with the documents the service writes (about 1 KB, nested arrays, the outbox as
-  // a string: lib/stored-order.ts): FerretDB's cost grows with the document, so this is the
+  // a string: lib/order-record.ts): FerretDB's cost grows with the document, so this is the
   // store's ceiling for orders.
   const orders = client.db().collection("orders") as unknown as typeof col;
   const orderResult = await closedLoad(
     "FerretDB order insert+update",
     async (_a, i) => {
-      const order = benchOrder(i);
-      await orders.insertOne(toStored(order));
-      const { _id, ...fields } = settledFields(order);
-      await orders.updateOne({ _id }, { $set: toStored(fields) });
+      const record = benchOrder(i);
+      await orders.insertOne(toDocument(record));
+      await orders.updateOne({ _id: record.order.id }, { $set: settledFields(record) });
       return 200;
     },
     CONCURRENCY,
     SECONDS * 1000,
   );
-  // Context, not a component ceiling: the four store operations a confirmed order costs the
-  // service on FerretDB (orders.service: insert; the version read and the write of the payment
-  // result; the last publication mark), alone on the machine. The ratio to it says how much the
+  // Context, not a component ceiling: the five store operations a confirmed order costs the
+  // service on FerretDB (order-store: insert; the version read and the write of the payment
+  // result; the version read and the write of the last publication mark), alone on the machine. The ratio to it says how much the
   // rest of the saga takes beyond its store.
   const lifecycle = client.db().collection("lifecycle") as unknown as typeof col;
   const lifecycleResult = await closedLoad(
     "FerretDB order lifecycle",
     async (_a, i) => {
-      const order = benchOrder(i);
-      await lifecycle.insertOne(toStored(order));
-      await lifecycle.findOne({ _id: order._id }, { projection: { _id: 0, version: 1 } });
-      const { _id, ...fields } = settledFields(order);
-      await lifecycle.updateOne({ _id }, { $set: { ...toStored(fields), version: order.version + 1 } });
-      await lifecycle.updateOne(
-        { _id },
-        { $set: toStored({ outbox: [], outboxPending: 0 }), $inc: { version: 1 } },
-      );
+      const record = benchOrder(i);
+      const _id = record.order.id;
+      const version = { projection: { _id: 0, version: 1 } };
+      await lifecycle.insertOne(toDocument(record));
+      await lifecycle.findOne({ _id }, version);
+      await lifecycle.updateOne({ _id }, { $set: { ...settledFields(record), version: 2 } });
+      await lifecycle.findOne({ _id }, version);
+      await lifecycle.updateOne({ _id }, { $set: { ...toDocumentFields({}, []), version: 3 } });
       return 200;
     },
     CONCURRENCY,
@@ -634,7 +644,7 @@ ${parts.join("\n")}
 async function heapUsedMb(metricsUrl: string): Promise<number> {
   const res = await request(metricsUrl);
   const text = await res.body.text();
-  const line = text.split("\n").find((l) => l.startsWith("process_memory_heap_size_used"));
+  const line = text.split("\n").find((l) => l.startsWith("nodejs_heap_size_used_bytes"));
   return line ? Number(line.trim().split(/\s+/).at(-1)) / 1048576 : Number.NaN;
 }
 

@@ -3,10 +3,18 @@
 import Ajv from "ajv";
 import type { PaymentEvent } from "./events";
 import { EVENT_VERSION } from "./events";
+import { CURRENCIES, ORDER_LIMITS } from "./limits";
 
-const id = { type: "string", minLength: 1, maxLength: 64 } as const;
-const money = { type: "integer", minimum: 0, maximum: 1_000_000_000_000 } as const;
-const currency = { type: "string", pattern: "^[A-Z]{3}$" } as const;
+const id = { type: "string", minLength: 1, maxLength: ORDER_LIMITS.maxIdLength } as const;
+const money = { type: "integer", minimum: 0, maximum: ORDER_LIMITS.maxAmount } as const;
+/** What we send: only the currencies an order may have. */
+const currency = { type: "string", enum: [...CURRENCIES] } as const;
+/**
+ * What we accept from the payment service: any ISO 4217 shape, so that a payment in a currency
+ * other than the order's reaches the saga (which compares it with the order's) instead of
+ * failing the schema.
+ */
+const paymentCurrency = { type: "string", pattern: "^[A-Z]{3}$" } as const;
 
 function envelope(type: string, payload: object) {
   return {
@@ -31,26 +39,31 @@ function payload(required: string[], properties: Record<string, object>) {
 export const PAYMENT_EVENT_SCHEMAS = {
   PaymentSucceeded: envelope(
     "PaymentSucceeded",
-    payload(["paymentId", "amount", "currency"], { paymentId: id, amount: money, currency }),
+    payload(["paymentId", "amount", "currency"], { paymentId: id, amount: money, currency: paymentCurrency }),
   ),
   PaymentFailed: envelope(
     "PaymentFailed",
     payload(["reason", "amount", "currency"], {
       reason: { type: "string", minLength: 1, maxLength: 200 },
       amount: money,
-      currency,
+      currency: paymentCurrency,
     }),
   ),
   PaymentRefunded: envelope(
     "PaymentRefunded",
-    payload(["paymentId", "amount", "currency"], { paymentId: id, amount: money, currency }),
+    payload(["paymentId", "amount", "currency"], { paymentId: id, amount: money, currency: paymentCurrency }),
   ),
 } as const;
 
 const item = payload(["productId", "quantity", "unitPrice"], {
-  productId: id,
-  quantity: { type: "integer", minimum: 1, maximum: 1000 },
-  unitPrice: money,
+  productId: {
+    type: "string",
+    minLength: 1,
+    maxLength: ORDER_LIMITS.maxProductIdLength,
+    pattern: ORDER_LIMITS.productIdPattern,
+  },
+  quantity: { type: "integer", minimum: 1, maximum: ORDER_LIMITS.maxQuantity },
+  unitPrice: { type: "integer", minimum: 0, maximum: ORDER_LIMITS.maxUnitPrice },
 });
 
 export const ORDER_EVENT_SCHEMAS = {
@@ -58,7 +71,7 @@ export const ORDER_EVENT_SCHEMAS = {
     "OrderCreated",
     payload(["userId", "items", "total", "currency", "paymentDeadline"], {
       userId: id,
-      items: { type: "array", minItems: 1, maxItems: 100, items: item },
+      items: { type: "array", minItems: 1, maxItems: ORDER_LIMITS.maxItems, items: item },
       total: money,
       currency,
       paymentDeadline: { type: "string", format: "date-time" },
@@ -109,8 +122,11 @@ function isIsoDateTime(value: string): boolean {
 
 export type ParseResult<T> = { ok: true; event: T } | { ok: false; reason: string };
 
-/** Untrusted bytes from payments.events → a typed event, or the reason it goes to the DLQ. */
-export function parsePaymentEvent(raw: string, key?: string): ParseResult<PaymentEvent> {
+/**
+ * The body of a payment message → a typed event, or why not. The consumer calls
+ * checkPaymentMessage (domain/payment-message.ts), which adds the headers and the key.
+ */
+export function parsePaymentEvent(raw: string): ParseResult<PaymentEvent> {
   if (Buffer.byteLength(raw) > MAX_MESSAGE_BYTES) return { ok: false, reason: "message-too-large" };
   let data: unknown;
   try {
@@ -132,9 +148,7 @@ export function parsePaymentEvent(raw: string, key?: string): ParseResult<Paymen
       reason: `schema-invalid: ${first?.instancePath || "/"} ${first?.message ?? ""}`.trim(),
     };
   }
-  const event = data as PaymentEvent;
-  if (key !== undefined && key !== event.orderId) return { ok: false, reason: "key-mismatch" };
-  return { ok: true, event };
+  return { ok: true, event: data as PaymentEvent };
 }
 
 /** Used by tests and the payment simulator's own checks: is this a valid order event? */

@@ -1,6 +1,5 @@
 // Event contract of the Kafka topics (docs/asyncapi.yaml describes the same shapes; a test
-// keeps the two equal). Pure: no Moleculer, no Kafka.
-import { randomUUID } from "node:crypto";
+// keeps the two equal). Pure: no Moleculer, no Kafka, no clock and no random ids (they come in).
 
 export const EVENT_VERSION = 1;
 
@@ -91,24 +90,30 @@ export type PaymentEvent = {
   [K in PaymentEventType]: EventEnvelope<K, PaymentEventPayloads[K]>;
 }[PaymentEventType];
 
+/** Where a new event gets its id and its time: the caller's clock and id source. */
+export interface EventSource {
+  now: Date;
+  newId: () => string;
+}
+
 export function makeEvent<K extends OrderEventType>(
   type: K,
   orderId: string,
   payload: OrderEventPayloads[K],
-  now?: Date,
+  source: EventSource,
 ): EventEnvelope<K, OrderEventPayloads[K]>;
 export function makeEvent<K extends PaymentEventType>(
   type: K,
   orderId: string,
   payload: PaymentEventPayloads[K],
-  now?: Date,
+  source: EventSource,
 ): EventEnvelope<K, PaymentEventPayloads[K]>;
-export function makeEvent(type: string, orderId: string, payload: unknown, now: Date = new Date()) {
+export function makeEvent(type: string, orderId: string, payload: unknown, source: EventSource) {
   return {
-    eventId: randomUUID(),
+    eventId: source.newId(),
     type,
     version: EVENT_VERSION,
-    occurredAt: now.toISOString(),
+    occurredAt: source.now.toISOString(),
     orderId,
     payload,
   };

@@ -1,12 +1,33 @@
-// The order aggregate and its state machine. Pure: every function takes the current order and
-// answers what should happen; services persist the answer with a conditional (versioned) write.
+// The order aggregate: its states, the transitions between them as a table, and the guarded
+// methods that change it, each answering with the change to persist and the events it raises.
+// Pure: the clock and new ids come in as arguments (EventSource); nothing here knows how an order
+// is stored (see lib/order-record.ts) or who calls it (the saga runtime, via the definition).
 import { createHash } from "node:crypto";
-import { type EventEnvelope, makeEvent, type OrderEvent, type OrderItem, type PaymentEvent } from "./events";
+import { type EventSource, makeEvent, type OrderEvent, type OrderItem } from "./events";
+import type { OrderStatus } from "./limits";
 
-export type OrderStatus = "PENDING" | "CONFIRMED" | "CANCELLED";
-export const TERMINAL: ReadonlySet<OrderStatus> = new Set(["CONFIRMED", "CANCELLED"]);
+export type { OrderStatus };
+
+/** The state machine. Nothing leaves a terminal state; every other move is refused. */
+export const TRANSITIONS = {
+  confirm: { from: "PENDING", to: "CONFIRMED" },
+  cancel: { from: "PENDING", to: "CANCELLED" },
+} as const satisfies Record<string, { from: OrderStatus; to: OrderStatus }>;
 
 export type CancelReason = "payment-failed" | "payment-deadline" | "owner-cancelled" | "operator-cancelled";
+
+/** Why a captured payment is given back (the AsyncAPI document lists the same reasons). */
+export type RefundReason = "order-cancelled" | "already-paid" | "amount-mismatch" | "currency-mismatch";
+
+/** One captured payment and what became of it: the per-order money ledger. */
+export interface PaymentEntry {
+  paymentId: string;
+  amount: number;
+  currency: string;
+  outcome: "confirmed" | "refund-requested" | "refunded";
+  refundReason?: RefundReason;
+  at: string;
+}
 
 export interface Transition {
   from: OrderStatus | null;
@@ -15,15 +36,8 @@ export interface Transition {
   reason?: string;
 }
 
-/** An event waiting in the order's outbox; the relay removes it once Kafka has it. */
-export interface OutboxEntry {
-  event: OrderEvent;
-  correlationId: string;
-  traceParent?: string;
-}
-
 export interface Order {
-  _id: string;
+  id: string;
   userId: string;
   items: OrderItem[];
   total: number;
@@ -35,81 +49,47 @@ export interface Order {
   userVerified: boolean;
   idempotencyKey?: string;
   requestHash: string;
+  /** The earliest moment the order may be cancelled for want of a payment. */
   paymentDeadline: string;
-  paymentId?: string;
-  /** Stock reserved for this order is still held; compensation flips it once released. */
+  /** When OrderCreated reached Kafka: the payment window opens then, not before (paymentDueAt). */
+  publishedAt?: string;
+  /** Stock reserved for this order is still held; the compensation's landing clears it. */
   stockHeld: boolean;
-  refund?: { paymentId: string; requestedAt: string; completedAt?: string };
-  outbox: OutboxEntry[];
-  outboxPending: number;
-  /** Last payment event ids applied, for duplicate detection (bounded). */
-  seenEventIds: string[];
+  payments: PaymentEntry[];
   correlationId: string;
   createdAt: string;
   updatedAt: string;
 }
 
-export const LIMITS = {
-  maxItems: 100,
-  maxQuantity: 1000,
-  maxUnitPrice: 100_000_000,
-  maxProductIdLength: 64,
-  seenEventIds: 32,
-} as const;
+/** What a guarded method decided: the fields to write (guarded by version) and the events raised. */
+export interface Change {
+  fields: Partial<Pick<Order, "status" | "reason" | "history" | "payments" | "stockHeld" | "publishedAt">>;
+  events: OrderEvent[];
+  /** The saga's compensations are to run once this change has landed. */
+  compensate: boolean;
+}
 
-/** ISO 4217 codes accepted; a closed list keeps garbage out of reports and payment calls. */
-export const CURRENCIES: ReadonlySet<string> = new Set([
-  "EUR",
-  "USD",
-  "GBP",
-  "CHF",
-  "JPY",
-  "SEK",
-  "NOK",
-  "DKK",
-  "PLN",
-  "CZK",
-  "CAD",
-  "AUD",
-  "NZD",
-]);
+export type IgnoreReason = "duplicate" | "already-terminal" | "not-due" | "not-published" | "not-held";
+export type RejectReason = "not-pending" | "not-owner" | "unknown-payment";
+
+export type Decision =
+  | { kind: "apply"; change: Change }
+  | { kind: "ignore"; why: IgnoreReason /** not-due: when to look again */; dueAt?: string }
+  | { kind: "reject"; why: RejectReason };
+
+const ignore = (why: IgnoreReason, dueAt?: string): Decision =>
+  dueAt ? { kind: "ignore", why, dueAt } : { kind: "ignore", why };
+const reject = (why: RejectReason): Decision => ({ kind: "reject", why });
+const apply = (change: Change): Decision => ({ kind: "apply", change });
+
+/** The order after a change has landed: fields set, version bumped. */
+export function applyChange(order: Order, change: Change, now: Date): Order {
+  return { ...order, ...change.fields, version: order.version + 1, updatedAt: now.toISOString() };
+}
 
 export interface NewOrderInput {
   items: OrderItem[];
   currency: string;
-}
-
-export interface InputProblem {
-  field: string;
-  message: string;
-}
-
-/** Checks beyond the action's parameter schema (cross-field rules and bounds). */
-export function checkNewOrder(input: NewOrderInput): InputProblem[] {
-  const problems: InputProblem[] = [];
-  if (!CURRENCIES.has(input.currency)) {
-    problems.push({ field: "currency", message: "currency must be a supported ISO 4217 code" });
-  }
-  if (input.items.length < 1 || input.items.length > LIMITS.maxItems) {
-    problems.push({ field: "items", message: `between 1 and ${LIMITS.maxItems} items` });
-  }
-  const seen = new Set<string>();
-  input.items.forEach((item, i) => {
-    if (!Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > LIMITS.maxQuantity) {
-      problems.push({
-        field: `items[${i}].quantity`,
-        message: `integer between 1 and ${LIMITS.maxQuantity}`,
-      });
-    }
-    if (!Number.isInteger(item.unitPrice) || item.unitPrice < 0 || item.unitPrice > LIMITS.maxUnitPrice) {
-      problems.push({ field: `items[${i}].unitPrice`, message: "integer minor units, 0..100000000" });
-    }
-    if (seen.has(item.productId)) {
-      problems.push({ field: `items[${i}].productId`, message: "each product appears once" });
-    }
-    seen.add(item.productId);
-  });
-  return problems;
 }
 
 export function orderTotal(items: readonly OrderItem[]): number {
@@ -129,8 +109,8 @@ export function requestHash(input: NewOrderInput): string {
  * With an Idempotency-Key the order id is derived from (user, key): a replay computes the same id,
  * and the store's primary key makes a second order impossible even under concurrent replays.
  */
-export function orderIdFor(userId: string, idempotencyKey: string | undefined, random: () => string): string {
-  if (!idempotencyKey) return random();
+export function orderIdFor(userId: string, idempotencyKey: string | undefined, newId: () => string): string {
+  if (!idempotencyKey) return newId();
   const h = createHash("sha256").update(`${userId}\u0000${idempotencyKey}`).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
@@ -141,24 +121,22 @@ export interface NewOrderContext {
   userVerified: boolean;
   idempotencyKey?: string;
   correlationId: string;
-  traceParent?: string;
   paymentTimeoutMs: number;
-  now: Date;
 }
 
-export function createOrder(input: NewOrderInput, c: NewOrderContext): Order {
-  const at = c.now.toISOString();
+/** A new order, PENDING, with the OrderCreated it raises. */
+export function createOrder(
+  input: NewOrderInput,
+  c: NewOrderContext,
+  source: EventSource,
+): { order: Order; events: OrderEvent[] } {
+  const at = source.now.toISOString();
   const total = orderTotal(input.items);
-  const paymentDeadline = new Date(c.now.getTime() + c.paymentTimeoutMs).toISOString();
+  const paymentDeadline = new Date(source.now.getTime() + c.paymentTimeoutMs).toISOString();
   const items = input.items.map(({ productId, quantity, unitPrice }) => ({ productId, quantity, unitPrice }));
-  const created = makeEvent(
-    "OrderCreated",
-    c.orderId,
-    { userId: c.userId, items, total, currency: input.currency, paymentDeadline },
-    c.now,
-  );
+  const payload = { userId: c.userId, items, total, currency: input.currency, paymentDeadline };
   const order: Order = {
-    _id: c.orderId,
+    id: c.orderId,
     userId: c.userId,
     items,
     total,
@@ -170,182 +148,122 @@ export function createOrder(input: NewOrderInput, c: NewOrderContext): Order {
     requestHash: requestHash(input),
     paymentDeadline,
     stockHeld: true,
-    outbox: [outboxEntry(created, c.correlationId, c.traceParent)],
-    outboxPending: 1,
-    seenEventIds: [],
+    payments: [],
     correlationId: c.correlationId,
     createdAt: at,
     updatedAt: at,
   };
   if (c.idempotencyKey) order.idempotencyKey = c.idempotencyKey;
-  return order;
+  return { order, events: [makeEvent("OrderCreated", c.orderId, payload, source)] };
 }
-
-function outboxEntry(event: OrderEvent, correlationId: string, traceParent?: string): OutboxEntry {
-  return traceParent ? { event, correlationId, traceParent } : { event, correlationId };
-}
-
-export interface TraceContext {
-  correlationId: string;
-  traceParent?: string;
-}
-
-/** The next document: the decided change, its events queued in the outbox, version bumped. */
-export function applyChange(order: Order, change: Change, trace: TraceContext, now: Date): Order {
-  const queued = change.events.map((e) => outboxEntry(e, trace.correlationId, trace.traceParent));
-  const next: Order = {
-    ...order,
-    version: order.version + 1,
-    updatedAt: now.toISOString(),
-    outbox: [...order.outbox, ...queued],
-    outboxPending: order.outbox.length + queued.length,
-  };
-  if (change.status) next.status = change.status;
-  if (change.reason) next.reason = change.reason;
-  if (change.paymentId) next.paymentId = change.paymentId;
-  if (change.refund) next.refund = change.refund;
-  if (change.transition) next.history = [...order.history, change.transition];
-  if (change.seenEventId)
-    next.seenEventIds = [...order.seenEventIds, change.seenEventId].slice(-LIMITS.seenEventIds);
-  return next;
-}
-
-/** What the saga must persist (atomically, guarded by the version it read) and then do. */
-export interface Change {
-  status?: OrderStatus;
-  reason?: string;
-  paymentId?: string;
-  refund?: Order["refund"];
-  transition?: Transition;
-  events: OrderEvent[];
-  seenEventId?: string;
-  /** Stock to give back after the write has landed. */
-  releaseStock: boolean;
-}
-
-export type Decision =
-  | { kind: "apply"; change: Change }
-  | { kind: "ignore"; why: "duplicate" | "already-terminal" | "not-due" | "already-refunded" }
-  | { kind: "reject"; why: "not-pending" | "amount-mismatch" | "not-owner" };
-
-export type Command =
-  | { type: "payment"; event: PaymentEvent }
-  | { type: "deadline"; now: Date }
-  | { type: "cancel"; by: "owner" | "operator"; userId?: string; now: Date };
 
 /**
- * A confirmed order takes no further change: every command is ignored or refused (refunds only
- * follow a cancellation). The store relies on it: the last publication mark of a confirmed order
- * is written without reading the order's version first.
+ * When the order may be cancelled for want of a payment: its deadline, but never sooner than the
+ * full payment window after its OrderCreated reached Kafka (our own outage must not eat the
+ * payment service's time). Unknown (null) until it has reached Kafka.
  */
-export function isSettled(order: Pick<Order, "status">): boolean {
-  return order.status === "CONFIRMED";
+export function paymentDueAt(order: Order): string | null {
+  if (!order.publishedAt) return null;
+  const windowMs = Date.parse(order.paymentDeadline) - Date.parse(order.createdAt);
+  const fromPublication = Date.parse(order.publishedAt) + windowMs;
+  return new Date(Math.max(Date.parse(order.paymentDeadline), fromPublication)).toISOString();
 }
 
-export function decide(order: Order, command: Command): Decision {
-  switch (command.type) {
-    case "payment":
-      return decidePayment(order, command.event);
-    case "deadline":
-      if (order.status !== "PENDING") return { kind: "ignore", why: "already-terminal" };
-      if (Date.parse(order.paymentDeadline) > command.now.getTime())
-        return { kind: "ignore", why: "not-due" };
-      return cancel(order, "payment-deadline");
-    case "cancel":
-      if (command.by === "owner" && command.userId !== order.userId)
-        return { kind: "reject", why: "not-owner" };
-      if (order.status !== "PENDING") return { kind: "reject", why: "not-pending" };
-      return cancel(order, command.by === "owner" ? "owner-cancelled" : "operator-cancelled");
-  }
-}
+// ---- guarded transitions -----------------------------------------------------------------
 
-function decidePayment(order: Order, event: PaymentEvent): Decision {
-  if (order.seenEventIds.includes(event.eventId)) return { kind: "ignore", why: "duplicate" };
-  const at = new Date().toISOString();
-  switch (event.type) {
-    case "PaymentSucceeded": {
-      if (event.payload.amount !== order.total || event.payload.currency !== order.currency) {
-        return { kind: "reject", why: "amount-mismatch" };
-      }
-      if (order.status === "PENDING") {
-        const confirmed = makeEvent("OrderConfirmed", order._id, {
-          userId: order.userId,
-          paymentId: event.payload.paymentId,
-          total: order.total,
-          currency: order.currency,
-        });
-        return {
-          kind: "apply",
-          change: {
-            status: "CONFIRMED",
-            paymentId: event.payload.paymentId,
-            transition: { from: "PENDING", to: "CONFIRMED", at },
-            events: [confirmed],
-            seenEventId: event.eventId,
-            releaseStock: false,
-          },
-        };
-      }
-      if (order.status === "CANCELLED") {
-        // Money arrived for an order we already gave up on: give it back, never confirm.
-        if (order.refund) return { kind: "ignore", why: "already-refunded" };
-        const refund = makeEvent("RefundRequested", order._id, {
-          userId: order.userId,
-          paymentId: event.payload.paymentId,
-          amount: event.payload.amount,
-          currency: event.payload.currency,
-          reason: `payment after cancellation (${order.reason ?? "cancelled"})`,
-        });
-        return {
-          kind: "apply",
-          change: {
-            refund: { paymentId: event.payload.paymentId, requestedAt: at },
-            events: [refund],
-            seenEventId: event.eventId,
-            releaseStock: false,
-          },
-        };
-      }
-      return { kind: "ignore", why: "already-terminal" };
-    }
-    case "PaymentFailed":
-      if (order.status !== "PENDING") return { kind: "ignore", why: "already-terminal" };
-      return withSeen(cancel(order, "payment-failed"), event.eventId);
-    case "PaymentRefunded":
-      if (!order.refund || order.refund.completedAt) return { kind: "ignore", why: "duplicate" };
-      return {
-        kind: "apply",
-        change: {
-          refund: { ...order.refund, completedAt: at },
-          events: [],
-          seenEventId: event.eventId,
-          releaseStock: false,
-        },
-      };
-  }
-}
-
-function withSeen(decision: Decision, eventId: string): Decision {
-  if (decision.kind === "apply") decision.change.seenEventId = eventId;
-  return decision;
-}
-
-function cancel(order: Order, reason: CancelReason): Decision {
-  const at = new Date().toISOString();
-  const cancelled = makeEvent("OrderCancelled", order._id, { userId: order.userId, reason });
-  return {
-    kind: "apply",
-    change: {
-      status: "CANCELLED",
-      reason,
-      transition: { from: order.status, to: "CANCELLED", at, reason },
-      events: [cancelled],
-      releaseStock: order.stockHeld,
-    },
+export function confirm(order: Order, paymentId: string, source: EventSource): Decision {
+  if (order.status !== TRANSITIONS.confirm.from) return reject("not-pending");
+  const at = source.now.toISOString();
+  const entry: PaymentEntry = {
+    paymentId,
+    amount: order.total,
+    currency: order.currency,
+    outcome: "confirmed",
+    at,
   };
+  return apply({
+    fields: {
+      status: TRANSITIONS.confirm.to,
+      history: [...order.history, { from: order.status, to: TRANSITIONS.confirm.to, at }],
+      payments: [...order.payments, entry],
+    },
+    events: [
+      makeEvent(
+        "OrderConfirmed",
+        order.id,
+        { userId: order.userId, paymentId, total: order.total, currency: order.currency },
+        source,
+      ),
+    ],
+    compensate: false,
+  });
 }
 
-/** The order as a client may see it: no outbox, no internal bookkeeping. */
+export function cancel(order: Order, reason: CancelReason, source: EventSource): Decision {
+  if (order.status !== TRANSITIONS.cancel.from) return reject("not-pending");
+  const at = source.now.toISOString();
+  return apply({
+    fields: {
+      status: TRANSITIONS.cancel.to,
+      reason,
+      history: [...order.history, { from: order.status, to: TRANSITIONS.cancel.to, at, reason }],
+    },
+    events: [makeEvent("OrderCancelled", order.id, { userId: order.userId, reason }, source)],
+    compensate: order.stockHeld,
+  });
+}
+
+/** A captured payment that will not confirm this order is given back, once per paymentId. */
+export function requestRefund(
+  order: Order,
+  payment: { paymentId: string; amount: number; currency: string },
+  reason: RefundReason,
+  source: EventSource,
+): Decision {
+  if (order.payments.some((p) => p.paymentId === payment.paymentId)) return ignore("duplicate");
+  const entry: PaymentEntry = {
+    ...payment,
+    outcome: "refund-requested",
+    refundReason: reason,
+    at: source.now.toISOString(),
+  };
+  return apply({
+    fields: { payments: [...order.payments, entry] },
+    events: [makeEvent("RefundRequested", order.id, { userId: order.userId, ...payment, reason }, source)],
+    compensate: false,
+  });
+}
+
+/** The payment service reports a refund done: the ledger entry is closed. */
+export function completeRefund(order: Order, paymentId: string, source: EventSource): Decision {
+  const entry = order.payments.find((p) => p.paymentId === paymentId);
+  if (!entry || entry.outcome === "confirmed") return reject("unknown-payment");
+  if (entry.outcome === "refunded") return ignore("duplicate");
+  const at = source.now.toISOString();
+  const payments = order.payments.map((p) => (p === entry ? { ...p, outcome: "refunded" as const, at } : p));
+  return apply({ fields: { payments }, events: [], compensate: false });
+}
+
+/** The compensation landed: the stock is no longer held. */
+export function markCompensated(order: Order): Decision {
+  if (!order.stockHeld) return ignore("not-held");
+  return apply({ fields: { stockHeld: false }, events: [], compensate: false });
+}
+
+/** The deadline check: cancel once the payment is due and has not come. */
+export function enforceDeadline(order: Order, source: EventSource): Decision {
+  if (order.status !== "PENDING") return ignore("already-terminal");
+  const due = paymentDueAt(order);
+  if (!due) return ignore("not-published");
+  if (Date.parse(due) > source.now.getTime()) return ignore("not-due", due);
+  return cancel(order, "payment-deadline", source);
+}
+
+export function isTerminal(order: Pick<Order, "status">): boolean {
+  return order.status !== "PENDING";
+}
+
+/** The order as a client may see it: no ledger, no internal bookkeeping. */
 export interface OrderView {
   id: string;
   userId: string;
@@ -364,7 +282,7 @@ export interface OrderView {
 
 export function toView(order: Order): OrderView {
   const view: OrderView = {
-    id: order._id,
+    id: order.id,
     userId: order.userId,
     items: order.items,
     total: order.total,
@@ -380,5 +298,3 @@ export function toView(order: Order): OrderView {
   if (order.reason) view.reason = order.reason;
   return view;
 }
-
-export type { EventEnvelope };

@@ -86,6 +86,8 @@ export function toProblem(err: ErrorLike): Problem {
     problem.errors = validationErrors(err.data);
   } else {
     problem.detail = safeDetail(err.message);
+    // A client error may name the fields at fault ({ field, message } entries).
+    if (Array.isArray(err.data)) problem.errors = validationErrors(err.data);
   }
   return problem;
 }

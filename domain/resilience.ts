@@ -1,4 +1,5 @@
 // Retry and fallback rules for the synchronous edge. Pure: the proxies and the saga apply them.
+import { backoffDelay } from "./backoff";
 
 /** Outcome of one HTTP attempt, as far as the retry rule needs to know. */
 export type AttemptOutcome =
@@ -20,14 +21,13 @@ export interface RetryPolicy {
   maxTotalMs: number;
 }
 
-/** Exponential backoff with full jitter: spreads retries of many callers instead of syncing them. */
-export function backoffDelay(
-  policy: RetryPolicy,
-  attempt: number,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.floor(random() * ceiling);
+/** The wait before retry `attempt`: exponential backoff with full jitter (domain/backoff.ts). */
+export function retryDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  return backoffDelay(
+    { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, jitter: true },
+    attempt,
+    random,
+  );
 }
 
 /** May attempt `attempt + 1` start, given the time already spent and the wait before it? */
@@ -35,7 +35,7 @@ export function mayRetry(policy: RetryPolicy, attempt: number, elapsedMs: number
   return attempt < policy.maxAttempts && elapsedMs + delayMs < policy.maxTotalMs;
 }
 
-/** What the saga does with the user check (DESIGN.md fallback rules). */
+/** What the saga does with the user check (the fallback rules of docs/resilience.md). */
 export type UserCheck =
   | { kind: "verified" }
   | { kind: "refused"; why: "blocked" | "unknown" }

@@ -1,6 +1,9 @@
-// Business metrics, registered in Moleculer's own metric registry so that its Prometheus
-// reporter serves them beside Moleculer's metrics on one endpoint per node (METRICS_PORT).
+// Business metrics: prom-client metrics on the node's registry (lib/metrics.ts), served with the
+// default Node.js metrics and Moleculer's own on one endpoint per node (METRICS_PORT).
+// Services update them through `businessMetrics(this.broker)`.
 import type { ServiceBroker } from "moleculer";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { nodeRegistry } from "./metrics";
 
 export const METRIC = {
   ordersByStatus: "order_service_orders",
@@ -21,112 +24,101 @@ export const METRIC = {
 /** Breaker state as a number, so a dashboard can plot it: 0 closed, 1 half-open, 2 open. */
 export const BREAKER_STATE_VALUE = { closed: 0, "half-open": 1, open: 2 } as const;
 
-export function registerBusinessMetrics(broker: ServiceBroker): void {
-  if (!broker.isMetricsEnabled()) return;
-  const m = broker.metrics;
-  const once = (name: string, register: () => void) => {
-    if (!m.getMetric(name)) register();
-  };
-  once(METRIC.ordersByStatus, () =>
-    m.register({
+function createBusinessMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    ordersByStatus: new Gauge({
       name: METRIC.ordersByStatus,
-      type: "gauge",
-      labelNames: ["status"],
-      description: "Orders in the store by status",
+      help: "Orders in the store by status",
+      labelNames: ["status"] as const,
+      registers,
     }),
-  );
-  once(METRIC.transitions, () =>
-    m.register({
+    transitions: new Counter({
       name: METRIC.transitions,
-      type: "counter",
-      labelNames: ["to"],
-      description: "Order state transitions applied by this node",
+      help: "Order state transitions applied by this node",
+      labelNames: ["to"] as const,
+      registers,
     }),
-  );
-  once(METRIC.sagaDuration, () =>
-    m.register({
+    sagaDuration: new Histogram({
       name: METRIC.sagaDuration,
-      type: "histogram",
-      labelNames: ["outcome"],
+      help: "Time from order creation to a terminal state",
+      labelNames: ["outcome"] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      description: "Time from order creation to a terminal state",
+      registers,
     }),
-  );
-  once(METRIC.compensations, () =>
-    m.register({
+    compensations: new Counter({
       name: METRIC.compensations,
-      type: "counter",
-      labelNames: ["reason"],
-      description: "Sagas compensated, by reason",
+      help: "Sagas compensated, by reason",
+      labelNames: ["reason"] as const,
+      registers,
     }),
-  );
-  once(METRIC.refunds, () =>
-    m.register({
+    refunds: new Counter({
       name: METRIC.refunds,
-      type: "counter",
-      description: "Refunds requested for payments after cancellation",
+      help: "Refunds requested for payments after cancellation",
+      registers,
     }),
-  );
-  once(METRIC.dlqMessages, () =>
-    m.register({
+    dlqMessages: new Counter({
       name: METRIC.dlqMessages,
-      type: "counter",
-      labelNames: ["reason"],
-      description: "Payment messages sent to the dead-letter topic",
+      help: "Payment messages sent to the dead-letter topic",
+      labelNames: ["reason"] as const,
+      registers,
     }),
-  );
-  once(METRIC.outboxBacklog, () =>
-    m.register({
+    outboxBacklog: new Gauge({
       name: METRIC.outboxBacklog,
-      type: "gauge",
-      description: "Events waiting in order outboxes",
+      help: "Events waiting in order outboxes",
+      registers,
     }),
-  );
-  once(METRIC.outboxOldestAge, () =>
-    m.register({
+    outboxOldestAge: new Gauge({
       name: METRIC.outboxOldestAge,
-      type: "gauge",
-      description: "Age of the oldest unpublished outbox event",
+      help: "Age of the oldest unpublished outbox event",
+      registers,
     }),
-  );
-  once(METRIC.consumerLag, () =>
-    m.register({
+    consumerLag: new Gauge({
       name: METRIC.consumerLag,
-      type: "gauge",
-      labelNames: ["topic"],
-      description: "Payment consumer lag (messages)",
+      help: "Payment consumer lag (messages)",
+      labelNames: ["topic"] as const,
+      registers,
     }),
-  );
-  once(METRIC.breakerState, () =>
-    m.register({
+    breakerState: new Gauge({
       name: METRIC.breakerState,
-      type: "gauge",
-      labelNames: ["dependency"],
-      description: "Circuit breaker state seen by this node: 0 closed, 1 half-open, 2 open",
+      help: "Circuit breaker state seen by this node: 0 closed, 1 half-open, 2 open",
+      labelNames: ["dependency"] as const,
+      registers,
     }),
-  );
-  once(METRIC.breakerTransitions, () =>
-    m.register({
+    breakerTransitions: new Counter({
       name: METRIC.breakerTransitions,
-      type: "counter",
-      labelNames: ["dependency", "state"],
-      description: "Circuit breaker transitions",
+      help: "Circuit breaker transitions",
+      labelNames: ["dependency", "state"] as const,
+      registers,
     }),
-  );
-  once(METRIC.retries, () =>
-    m.register({
+    retries: new Counter({
       name: METRIC.retries,
-      type: "counter",
-      labelNames: ["dependency"],
-      description: "Retried calls to a dependency",
+      help: "Retried calls to a dependency",
+      labelNames: ["dependency"] as const,
+      registers,
     }),
-  );
-  once(METRIC.published, () =>
-    m.register({
+    published: new Counter({
       name: METRIC.published,
-      type: "counter",
-      labelNames: ["type"],
-      description: "Events published to Kafka",
+      help: "Events published to Kafka",
+      labelNames: ["type"] as const,
+      registers,
     }),
-  );
+  };
+}
+
+export type BusinessMetrics = ReturnType<typeof createBusinessMetrics>;
+
+const perNode = new WeakMap<ServiceBroker, BusinessMetrics>();
+
+/**
+ * The node's business metrics, created on first use. They count whether or not METRICS_PORT is
+ * set (a few numbers in memory); only the endpoint depends on it.
+ */
+export function businessMetrics(broker: ServiceBroker): BusinessMetrics {
+  let metrics = perNode.get(broker);
+  if (!metrics) {
+    metrics = createBusinessMetrics(nodeRegistry(broker));
+    perNode.set(broker, metrics);
+  }
+  return metrics;
 }

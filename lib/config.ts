@@ -42,6 +42,8 @@ export interface Config {
   retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; maxTotalMs: number };
   bulkhead: { concurrency: number; maxQueueSize: number };
   maxBodyBytes: number;
+  /** On SIGTERM, /ready answers 503 for this long before the node stops (load balancers stop sending). */
+  shutdownDrainMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -66,7 +68,9 @@ function optional(env: Env, name: string): string | undefined {
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
 export function loadConfig(env: Env = process.env): Config {
-  const services = (optional(env, "SERVICES") ?? ALL_SERVICES.join(","))
+  // "none": a node that only joins the cluster, e.g. an operator's REPL (README, "Operator REPL").
+  const servicesRaw = optional(env, "SERVICES") ?? ALL_SERVICES.join(",");
+  const services = (servicesRaw === "none" ? "" : servicesRaw)
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
@@ -74,6 +78,10 @@ export function loadConfig(env: Env = process.env): Config {
     if (!(ALL_SERVICES as readonly string[]).includes(s)) {
       throw new ConfigError(`SERVICES names unknown service "${s}" (known: ${ALL_SERVICES.join(", ")})`);
     }
+  }
+  // An order's writes, its deadline and its events live on its owner node: the store's node.
+  if (services.includes("orders") && !(services.includes("saga") && services.includes("kafka-bridge"))) {
+    throw new ConfigError("SERVICES: orders runs with saga and kafka-bridge on the same node");
   }
   const logLevel = (optional(env, "LOG_LEVEL") ?? "info") as Config["logLevel"];
   if (!LOG_LEVELS.includes(logLevel))
@@ -108,6 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600, 1),
     httpRequestTimeoutMs: int(env, "HTTP_REQUEST_TIMEOUT_MS", 15_000, 100),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
+    shutdownDrainMs: int(env, "SHUTDOWN_DRAIN_MS", 5_000, 0, 300_000),
     breaker: {
       threshold: int(env, "CB_THRESHOLD_PERCENT", 50, 1, 100) / 100,
       minRequestCount: int(env, "CB_MIN_REQUESTS", 5, 1),
@@ -134,7 +143,12 @@ export function loadConfig(env: Env = process.env): Config {
   const nodeId = optional(env, "NODE_ID");
   if (nodeId) config.nodeId = nodeId;
   const natsUrl = optional(env, "NATS_URL");
-  if (natsUrl) config.natsUrl = natsUrl;
+  if (natsUrl) config.natsUrl = natsServers(natsUrl).join(",");
+  if (services.length === 0 && !natsUrl) {
+    throw new ConfigError(
+      "SERVICES=none needs NATS_URL: without services or a transporter the node reaches nothing",
+    );
+  }
   const mongoUrl = optional(env, "MONGO_URL");
   if (mongoUrl) config.mongoUrl = mongoUrl;
   if (kafka)
@@ -148,6 +162,26 @@ export function loadConfig(env: Env = process.env): Config {
   if (userServiceUrl) config.userServiceUrl = userServiceUrl;
   if (inventoryServiceUrl) config.inventoryServiceUrl = inventoryServiceUrl;
   return config;
+}
+
+/** NATS_URL: one server or a comma list of a cluster's servers, each a nats:// (or tls://) URL. */
+function natsServers(raw: string): string[] {
+  const servers = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const server of servers) {
+    let url: URL | undefined;
+    try {
+      url = new URL(server);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !["nats:", "tls:"].includes(url.protocol) || !url.hostname) {
+      throw new ConfigError(`NATS_URL must be a comma list of nats://host:port URLs, got "${server}"`);
+    }
+  }
+  return servers;
 }
 
 export function usesDevSecret(config: Config): boolean {

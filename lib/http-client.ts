@@ -5,10 +5,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
 import {
   type AttemptOutcome,
-  backoffDelay,
   isTransient,
   mayRetry,
   type RetryPolicy,
+  retryDelay,
 } from "../domain/resilience";
 
 export interface HttpResponse<T = unknown> {
@@ -69,7 +69,7 @@ export class HttpClient {
       }
       const failure: AttemptOutcome =
         "body" in outcome ? { kind: "response", status: outcome.status } : outcome;
-      const delay = backoffDelay(this.options.retry, attempt);
+      const delay = retryDelay(this.options.retry, attempt);
       if (!retryable || !mayRetry(this.options.retry, attempt, Date.now() - started, delay)) {
         throw new DependencyUnavailableError(this.options.name, failure, attempt);
       }

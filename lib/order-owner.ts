@@ -14,7 +14,7 @@ function weight(nodeID: string, key: string): bigint {
 export function ownerOf(
   broker: ServiceBroker,
   orderId: string,
-  action = "orders.applyChange",
+  action = "order-store.write",
 ): string | undefined {
   const list = broker.registry.getActionEndpoints(action) as unknown as
     | { endpoints: { id: string; isAvailable: boolean }[] }

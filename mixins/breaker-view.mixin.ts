@@ -2,7 +2,7 @@
 // `$circuit-breaker.*` from the node whose breaker changed; each node keeps only its own view
 // (breakers are per caller), logs and counts the transitions, and serves them to /ready and metrics.
 import type { Context, Service, ServiceSchema } from "moleculer";
-import { BREAKER_STATE_VALUE, METRIC } from "../lib/business-metrics";
+import { BREAKER_STATE_VALUE, businessMetrics } from "../lib/business-metrics";
 
 export type BreakerState = keyof typeof BREAKER_STATE_VALUE;
 
@@ -69,8 +69,8 @@ function transition(state: BreakerState) {
       },
       `circuit breaker ${state}`,
     );
-    this.broker.metrics.increment(METRIC.breakerTransitions, { dependency, state });
-    this.broker.metrics.set(METRIC.breakerState, worstState(this.breakers, dependency), { dependency });
+    businessMetrics(this.broker).breakerTransitions.inc({ dependency, state });
+    businessMetrics(this.broker).breakerState.set({ dependency }, worstState(this.breakers, dependency));
   };
 }
 

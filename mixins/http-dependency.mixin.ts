@@ -1,8 +1,8 @@
 // Gives a proxy service one pooled HTTP client for its dependency, closed with the service.
-import type { ServiceSchema } from "moleculer";
+import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import type { AttemptOutcome, RetryPolicy } from "../domain/resilience";
-import { METRIC } from "../lib/business-metrics";
+import { businessMetrics } from "../lib/business-metrics";
 import { DependencyUnavailableError, HttpClient } from "../lib/http-client";
 
 export interface HttpDependencyOptions {
@@ -54,7 +54,7 @@ export function httpDependencyMixin(options: HttpDependencyOptions): Partial<Ser
   return {
     created() {
       const vars = this as unknown as HttpDependencyVars & {
-        broker: { metrics: { increment(name: string, labels: Record<string, string>): void } };
+        broker: ServiceBroker;
         logger: { warn: (...a: unknown[]) => void };
       };
       vars.retries = 0;
@@ -66,7 +66,7 @@ export function httpDependencyMixin(options: HttpDependencyOptions): Partial<Ser
         connections: options.connections,
         onRetry: (attempt: number, outcome: AttemptOutcome) => {
           vars.retries++;
-          vars.broker.metrics.increment(METRIC.retries, { dependency: options.dependency });
+          businessMetrics(vars.broker).retries.inc({ dependency: options.dependency });
           vars.logger.warn({ attempt, outcome }, `retrying ${options.dependency} call`);
         },
       });

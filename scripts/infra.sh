@@ -10,13 +10,20 @@
 #   scripts/infra.sh down             stop all (also our strays from a crashed run) and delete the data
 #   scripts/infra.sh status           version, port, pid, state and RSS of each server (exit 1 if one is down)
 #   scripts/infra.sh stop NAME        SIGTERM, SIGKILL after a grace period; data kept    NAME: kafka ferretdb nats jaeger
-#   scripts/infra.sh kill NAME        SIGKILL at once (a crash); data kept
+#   scripts/infra.sh kill NAME        SIGKILL at once (a crash); data kept                  (kafka-2, nats-3 … in cluster mode)
 #   scripts/infra.sh start NAME       start on the same data and wait until it serves
 #   scripts/infra.sh restart NAME     stop, then start
+#   scripts/infra.sh pause NAME       SIGSTOP (a stalled process: sockets stay open, nothing answers)
+#   scripts/infra.sh resume NAME      SIGCONT
+#   scripts/infra.sh leader TOPIC P   which Kafka broker leads partition P of TOPIC (kafka, or kafka-N)
 #   scripts/infra.sh env              print the env file
+#   scripts/infra.sh compose-check [-profile P]... FILE   load a Compose file with the reference parser (JSON out)
 # Environment: INFRA_DIR (/tmp/order-service-infra), INFRA_NATS_PORT (14222; monitor +4000),
 #   INFRA_KAFKA_PORT (19092; controller +1), INFRA_FERRETDB_PORT (27027), INFRA_JAEGER_PORT (24268),
-#   INFRA_READY_TIMEOUT (seconds per server, default 120 for Kafka, 60 for the others).
+#   INFRA_READY_TIMEOUT (seconds per server, default 120 for Kafka, 60 for the others),
+#   INFRA_KAFKA_BROKERS / INFRA_NATS_NODES (1): cluster sizes for `up`; above 1, node N of a cluster
+#   is named kafka-N / nats-N and listens at the base port + 10*(N-1) (NATS cluster port: client + 1).
+#   INFRA_SERVERS ("nats ferretdb kafka jaeger"): which servers `up` runs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +37,7 @@ case "$cmd" in
     # shellcheck source=scripts/setup.sh
     source "$ROOT/scripts/setup.sh"
     ;;
-  start | restart)
+  start | restart | leader)
     # shellcheck source=scripts/node22.sh
     source "$ROOT/scripts/node22.sh"
     export KAFKAJS_NO_PARTITIONER_WARNING=1
@@ -40,12 +47,49 @@ esac
 
 CACHE="$ORDER_SERVICE_CACHE"
 INFRA_DIR="$(realpath -m "${INFRA_DIR:-/tmp/order-service-infra}")"
-SERVERS=(nats ferretdb kafka jaeger)
+
+# Cluster sizes and ports: chosen by `up` and remembered in $INFRA_DIR/topology, so that later
+# commands (stop kafka-2, leader …, down) see the same servers whatever their environment says.
+TOPOLOGY_FILE="$INFRA_DIR/topology"
+if [ "$cmd" != up ] && [ -f "$TOPOLOGY_FILE" ]; then
+  # shellcheck disable=SC1090
+  source "$TOPOLOGY_FILE"
+  KINDS="${KINDS:-nats ferretdb kafka jaeger}"
+else
+  KAFKA_NODES="${INFRA_KAFKA_BROKERS:-1}"
+  NATS_NODES="${INFRA_NATS_NODES:-1}"
+  KINDS="${INFRA_SERVERS:-nats ferretdb kafka jaeger}"
+fi
+for k in $KINDS; do
+  case "$k" in nats | ferretdb | kafka | jaeger) ;; *)
+    echo "[infra] ERROR: INFRA_SERVERS names unknown server '$k' (nats ferretdb kafka jaeger)" >&2
+    exit 1
+    ;;
+  esac
+done
+has_kind() { [[ " $KINDS " == *" $1 "* ]]; }
+for n in "$KAFKA_NODES" "$NATS_NODES"; do
+  [[ "$n" =~ ^[1-5]$ ]] || {
+    echo "[infra] ERROR: INFRA_KAFKA_BROKERS and INFRA_NATS_NODES must be 1..5, got '$n'" >&2
+    exit 1
+  }
+done
+# One node keeps the plain name (kafka, nats); a cluster's nodes are kafka-1 … kafka-N.
+node_names() { # <kind> <count>
+  if [ "$2" = 1 ]; then echo "$1"; else for ((i = 1; i <= $2; i++)); do echo "$1-$i"; done; fi
+}
+KAFKA_NAMES=()
+NATS_NAMES=()
+has_kind kafka && mapfile -t KAFKA_NAMES < <(node_names kafka "$KAFKA_NODES")
+has_kind nats && mapfile -t NATS_NAMES < <(node_names nats "$NATS_NODES")
+SERVERS=("${NATS_NAMES[@]}")
+has_kind ferretdb && SERVERS+=(ferretdb)
+SERVERS+=("${KAFKA_NAMES[@]}")
+has_kind jaeger && SERVERS+=(jaeger)
 
 NATS_PORT="${INFRA_NATS_PORT:-14222}"
 NATS_MONITOR_PORT="$((NATS_PORT + 4000))"
 KAFKA_PORT="${INFRA_KAFKA_PORT:-19092}"
-KAFKA_CONTROLLER_PORT="$((KAFKA_PORT + 1))"
 FERRETDB_PORT="${INFRA_FERRETDB_PORT:-27027}"
 JAEGER_COLLECTOR_PORT="${INFRA_JAEGER_PORT:-24268}"
 JAEGER_QUERY_PORT="$((JAEGER_COLLECTOR_PORT + 2418))"
@@ -64,6 +108,7 @@ FERRETDB_BIN="$CACHE/bin/ferretdb-launcher-$(hash_of "$ROOT"/infra/ferretdb/{go.
 JAEGER_VERSION="$(awk '$1 == "require" && $2 == "github.com/jaegertracing/jaeger" { print $3 }' "$ROOT/infra/jaeger/go.mod")"
 JAEGER_BIN="$CACHE/bin/jaeger-all-in-one-$(hash_of "$ROOT"/infra/jaeger/{go.mod,go.sum})"
 NATS_BIN="$CACHE/bin/nats-server-$NATS_VERSION"
+COMPOSE_CHECK_BIN="$CACHE/bin/compose-check-$(hash_of "$ROOT"/infra/compose-check/{go.mod,go.sum,*.go})"
 
 log() { echo "[infra] $*" >&2; }
 die() {
@@ -73,10 +118,21 @@ die() {
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 valid_name() {
-  case "$1" in
-    nats | ferretdb | kafka | jaeger) return 0 ;;
-    *) die "unknown server '${1}' (one of: ${SERVERS[*]})" ;;
-  esac
+  local s
+  for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done
+  die "unknown server '${1}' (one of: ${SERVERS[*]})"
+}
+kind_of() { echo "${1%-[0-9]}"; }              # kafka-2 → kafka
+index_of() { # kafka-2 → 2; a plain name (one node) → 1
+  case "$1" in *-[0-9]) echo "${1##*-}" ;; *) echo 1 ;; esac
+}
+# Node N of a cluster listens at the base port + 10*(N-1) (controller, monitor, cluster port beside it).
+kafka_port() { echo "$((KAFKA_PORT + 10 * ($(index_of "$1") - 1)))"; }
+nats_port() { echo "$((NATS_PORT + 10 * ($(index_of "$1") - 1)))"; }
+kafka_brokers() { # comma list of every broker's address
+  local n out=()
+  for n in "${KAFKA_NAMES[@]}"; do out+=("127.0.0.1:$(kafka_port "$n")"); done
+  (IFS=,; echo "${out[*]}")
 }
 
 # =============================================================================================
@@ -203,9 +259,19 @@ install_jaeger() {
   log "Jaeger built in $(elapsed "$t")s"
 }
 
+install_compose_check() {
+  [ -x "$COMPOSE_CHECK_BIN" ] && return 0
+  local t
+  t="$(now)"
+  log "building compose-check (infra/compose-check: compose-go from the Go module proxy)"
+  go_build_module "$ROOT/infra/compose-check" "$COMPOSE_CHECK_BIN" . || die "compose-check build failed"
+  log "compose-check built in $(elapsed "$t")s"
+}
+
 install_all() {
   local t
   t="$(now)"
+  with_install_lock install_compose_check
   with_install_lock install_nats
   with_install_lock install_ferretdb
   with_install_lock install_kafka
@@ -238,18 +304,29 @@ logfile() { echo "$INFRA_DIR/logs/$1.log"; }
 # What a server's command line contains: identifies our processes (a pid file may point to a pid
 # that the kernel has since given to an unrelated program).
 signature() {
-  case "$1" in
+  case "$(kind_of "$1")" in
     nats) echo "nats-server" ;;
     ferretdb) echo "ferretdb-launcher" ;;
-    kafka) echo "kafka.Kafka" ;;
+    kafka) echo "kafka\.Kafka" ;;
     jaeger) echo "jaeger-all-in-one" ;;
   esac
 }
+# What tells the nodes of one cluster apart (fixed text in the command line): a broker's
+# properties file, a NATS server's client port.
+node_mark() {
+  case "$(kind_of "$1")" in
+    kafka) echo "kafka.Kafka $INFRA_DIR/$1.properties" ;;
+    nats) echo " -p $(nats_port "$1") " ;;
+  esac
+}
 is_ours() { # <pid> [name]: is this pid one of our servers (of that name)?
-  local cmdline pat
+  local cmdline pat mark
   cmdline="$({ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null)" || return 1
   if [ -n "${2:-}" ]; then pat="$(signature "$2")"; else pat="nats-server|ferretdb-launcher|kafka\.Kafka|jaeger-all-in-one"; fi
-  grep -qE -- "$pat" <<<"$cmdline"
+  grep -qE -- "$pat" <<<"$cmdline" || return 1
+  [ -z "${2:-}" ] && return 0
+  mark="$(node_mark "$2")"
+  [ -z "$mark" ] || grep -qF -- "$mark" <<<"$cmdline "
 }
 
 running_pid() {
@@ -266,17 +343,25 @@ running_pid() {
 }
 
 port_of() {
-  case "$1" in
-    nats) echo "$NATS_PORT" ;;
-    kafka) echo "$KAFKA_PORT" ;;
+  case "$(kind_of "$1")" in
+    nats) nats_port "$1" ;;
+    kafka) kafka_port "$1" ;;
     ferretdb) echo "$FERRETDB_PORT" ;;
     jaeger) echo "$JAEGER_COLLECTOR_PORT" ;;
   esac
 }
 ports_of() { # every port the server listens on
-  case "$1" in
-    nats) echo "$NATS_PORT $NATS_MONITOR_PORT" ;;
-    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
+  local p
+  case "$(kind_of "$1")" in
+    nats)
+      p="$(nats_port "$1")"
+      echo "$p $((p + NATS_MONITOR_PORT - NATS_PORT))"
+      [ "$NATS_NODES" = 1 ] || echo "$((p + 1))"
+      ;;
+    kafka)
+      p="$(kafka_port "$1")"
+      echo "$p $((p + 1))"
+      ;;
     ferretdb) echo "$FERRETDB_PORT" ;;
     jaeger)
       echo "$JAEGER_COLLECTOR_PORT $JAEGER_QUERY_PORT"
@@ -322,13 +407,25 @@ free_ports() { # <name> [strict|lenient]
   done
 }
 
-grace_of() { case "$1" in kafka) echo 30 ;; *) echo 10 ;; esac }
+grace_of() { case "$(kind_of "$1")" in kafka) echo 30 ;; *) echo 10 ;; esac }
 
-launch_nats() {
-  mkdir -p "$INFRA_DIR/data/nats"
-  setsid "$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -n order-service-infra \
-    -sd "$INFRA_DIR/data/nats" >>"$(logfile nats)" 2>&1 </dev/null 8>&- 9>&- &
-  echo $! >"$(pidfile nats)"
+launch_nats() { # [name]
+  local name="${1:-nats}" port args=() peer routes=()
+  port="$(nats_port "$name")"
+  mkdir -p "$INFRA_DIR/data/$name"
+  if [ "$NATS_NODES" = 1 ]; then
+    args=(-n order-service-infra)
+  else
+    # A full mesh of explicit routes (a server drops a route to itself).
+    for peer in "${NATS_NAMES[@]}"; do
+      [ "$peer" = "$name" ] || routes+=("nats://127.0.0.1:$(($(nats_port "$peer") + 1))")
+    done
+    args=(-n "$name" --cluster_name order-service-infra --cluster "nats://127.0.0.1:$((port + 1))"
+      --routes "$(IFS=,; echo "${routes[*]}")")
+  fi
+  setsid "$NATS_BIN" -a 127.0.0.1 -p "$port" -m "$((port + NATS_MONITOR_PORT - NATS_PORT))" "${args[@]}" \
+    -sd "$INFRA_DIR/data/$name" >>"$(logfile "$name")" 2>&1 </dev/null 8>&- 9>&- &
+  echo $! >"$(pidfile "$name")"
 }
 
 launch_ferretdb() {
@@ -341,11 +438,29 @@ launch_ferretdb() {
   echo $! >"$(pidfile ferretdb)"
 }
 
-launch_kafka() {
-  local data="$INFRA_DIR/data/kafka" conf="$INFRA_DIR/kafka.properties" home
+# Replication of a cluster of N brokers: every topic (internal ones too) on min(N, 3) brokers, and an
+# acks=all write needs 2 in sync from 3 brokers on (one broker may be lost without losing writes).
+kafka_replicas() { echo "$((KAFKA_NODES < 3 ? KAFKA_NODES : 3))"; }
+kafka_min_isr() { echo "$((KAFKA_NODES < 3 ? 1 : 2))"; }
+
+# One id for every node of the cluster (the storage of each is formatted with it), kept for restarts.
+kafka_cluster_id() {
+  local f="$INFRA_DIR/kafka-cluster-id"
+  [ -s "$f" ] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' >"$f"
+  cat "$f"
+}
+
+launch_kafka() { # [name]
+  local name="${1:-kafka}" data conf home port voters=() peer
+  data="$INFRA_DIR/data/$name"
+  conf="$INFRA_DIR/$name.properties"
+  port="$(kafka_port "$name")"
   home="$(kafka_home "$(kafka_version)")"
   mkdir -p "$data"
-  sed -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" -e "s#@DATA_DIR@#$data#g" \
+  for peer in "${KAFKA_NAMES[@]}"; do voters+=("$(index_of "$peer")@127.0.0.1:$(($(kafka_port "$peer") + 1))"); done
+  sed -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$((port + 1))#g" -e "s#@DATA_DIR@#$data#g" \
+    -e "s#@NODE_ID@#$(index_of "$name")#g" -e "s#@VOTERS@#$(IFS=,; echo "${voters[*]}")#g" \
+    -e "s#@REPLICAS@#$(kafka_replicas)#g" -e "s#@MIN_ISR@#$(kafka_min_isr)#g" \
     "$ROOT/infra/kafka/server.properties.template" >"$conf"
   # Small heap, serial GC and C1 only: a test broker that starts in a few seconds on 2 cores.
   local java_opts="-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Djava.awt.headless=true"
@@ -354,17 +469,18 @@ launch_kafka() {
   # then the shell becomes the broker (exec), so the pid in the pid file is the JVM's.
   # An id may start with "-" (base64url): passed as --cluster-id=<id>, never as a separate word,
   # or the tool's argument parser takes it for an option (1 start in 64 failed that way).
+  # The conf path is an argument of the shell as of the JVM, so that both carry node_mark.
   local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  cluster_id="$(kafka_cluster_id)"
   KAFKA_LIBS="$home/libs/*" KAFKA_CONF="$conf" KAFKA_DATA="$data" KAFKA_CLUSTER_ID="$cluster_id" JAVA_OPTS="$java_opts" \
     setsid bash -c '
       if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
         java $JAVA_OPTS -cp "$KAFKA_LIBS" kafka.tools.StorageTool format --cluster-id="$KAFKA_CLUSTER_ID" -c "$KAFKA_CONF" \
           --ignore-formatted || { echo "kafka storage format failed"; exit 1; }
       fi
-      exec java $JAVA_OPTS -cp "$KAFKA_LIBS" kafka.Kafka "$KAFKA_CONF"' kafka.Kafka \
-    >>"$(logfile kafka)" 2>&1 </dev/null 8>&- 9>&- &
-  echo $! >"$(pidfile kafka)"
+      exec java $JAVA_OPTS -cp "$KAFKA_LIBS" kafka.Kafka "$KAFKA_CONF"' kafka.Kafka "$conf" \
+    >>"$(logfile "$name")" 2>&1 </dev/null 8>&- 9>&- &
+  echo $! >"$(pidfile "$name")"
 }
 
 launch_jaeger() {
@@ -389,7 +505,7 @@ launch_jaeger() {
   echo $! >"$(pidfile jaeger)"
 }
 
-ready_timeout() { case "$1" in kafka) echo "${INFRA_READY_TIMEOUT:-120}" ;; *) echo "${INFRA_READY_TIMEOUT:-60}" ;; esac }
+ready_timeout() { case "$(kind_of "$1")" in kafka) echo "${INFRA_READY_TIMEOUT:-120}" ;; *) echo "${INFRA_READY_TIMEOUT:-60}" ;; esac }
 
 # Polls an HTTP URL until it answers 2xx, while the process lives, within the timeout.
 wait_http() { # <url> <timeout> <pid>
@@ -403,15 +519,34 @@ wait_http() { # <url> <timeout> <pid>
 }
 
 # Each probe proves the server really serves requests, not only that a port is open.
-ready_nats() { wait_http "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" "$1" "$2"; }
+# A cluster node is ready once it also has a route to every other node that runs.
+ready_nats() { # <timeout> <pid> [name]
+  local name="${3:-nats}" monitor peers=0 peer until=$((SECONDS + $1))
+  monitor="$(($(nats_port "$name") + NATS_MONITOR_PORT - NATS_PORT))"
+  wait_http "http://127.0.0.1:$monitor/healthz" "$1" "$2" || return 1
+  for peer in "${NATS_NAMES[@]}"; do
+    [ "$peer" != "$name" ] && running_pid "$peer" >/dev/null && peers=$((peers + 1))
+  done
+  [ "$peers" = 0 ] && return 0
+  while [ $SECONDS -lt $until ]; do
+    # Routes are pooled (several connections per peer): count distinct peers.
+    [ "$(curl -fsS -m 2 "http://127.0.0.1:$monitor/routez" 2>/dev/null | grep -o '"remote_id": *"[^"]*"' | sort -u | wc -l)" -ge "$peers" ] && return 0
+    alive "$2" || return 1
+    sleep 0.2
+  done
+  echo "nats $name: routes to fewer than $peers running peers"
+  return 1
+}
 ready_jaeger() { wait_http "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services" "$1" "$2"; }
 ready_ferretdb() {
   timeout -k 5 "$(($1 + 10))" "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/infra/mongo-ready.ts" \
     "mongodb://127.0.0.1:$FERRETDB_PORT/infra_probe" "$1" "$2"
 }
-ready_kafka() {
+ready_kafka() { # <timeout> <pid> [name]
+  local name="${3:-kafka}"
   KAFKAJS_NO_PARTITIONER_WARNING=1 timeout -k 5 "$(($1 + 10))" "$ROOT/node_modules/.bin/tsx" \
-    "$ROOT/scripts/infra/kafka-ready.ts" "127.0.0.1:$KAFKA_PORT" "$1" "$2"
+    "$ROOT/scripts/infra/kafka-ready.ts" "127.0.0.1:$(kafka_port "$name")" "$1" "$2" \
+    "$(index_of "$name")" "$(kafka_replicas)" "$(kafka_min_isr)"
 }
 
 rss_mb() { awk '/^VmRSS/ { printf "%d", $2 / 1024; found = 1 } END { if (!found) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -422,21 +557,24 @@ rss_mb() { awk '/^VmRSS/ { printf "%d", $2 / 1024; found = 1 } END { if (!found)
 start_servers() {
   local name pid failed=() results="$INFRA_DIR/.ready.$$"
   mkdir -p "$INFRA_DIR/pids" "$INFRA_DIR/logs" "$results"
-  local -A waiter=()
+  local -A waiter=() started_at=()
+  # All launched first, then waited for: a cluster node's readiness counts its running peers.
   for name in "$@"; do
-    if pid="$(running_pid "$name")"; then
+    if running_pid "$name" >/dev/null; then
       echo "already" >"$results/$name.how"
     else
       free_ports "$name"
       echo "=== $(date -u +%FT%TZ) start (scripts/infra.sh)" >>"$(logfile "$name")"
-      "launch_$name"
-      pid="$(cat "$(pidfile "$name")")"
+      "launch_$(kind_of "$name")" "$name"
       echo "started" >"$results/$name.how"
     fi
+    started_at[$name]="$(now)"
+  done
+  for name in "$@"; do
+    pid="$(cat "$(pidfile "$name")" 2>/dev/null || echo 0)"
     (
-      t="$(now)"
-      if "ready_$name" "$(ready_timeout "$name")" "$pid" >>"$results/$name.err" 2>&1; then
-        elapsed "$t" >"$results/$name.secs"
+      if "ready_$(kind_of "$name")" "$(ready_timeout "$name")" "$pid" "$name" >>"$results/$name.err" 2>&1; then
+        elapsed "${started_at[$name]}" >"$results/$name.secs"
       fi
     ) &
     waiter[$name]=$!
@@ -468,6 +606,7 @@ start_servers() {
 stop_server() { # <name> <TERM|KILL>
   local name="$1" pid
   if pid="$(running_pid "$name")"; then
+    kill -CONT "$pid" 2>/dev/null || true # a paused server cannot act on SIGTERM
     if [ "$2" = KILL ]; then
       kill -KILL "$pid" 2>/dev/null || true
       for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
@@ -482,19 +621,29 @@ stop_server() { # <name> <TERM|KILL>
   rm -f "$(pidfile "$name")"
 }
 
+signal_server() { # <name> <STOP|CONT>
+  local pid
+  pid="$(running_pid "$1")" || die "$1 is not running"
+  kill "-$2" "$pid"
+  log "$1 $([ "$2" = STOP ] && echo paused || echo resumed) (pid $pid, SIG$2)"
+}
+
 write_env() {
-  cat >"$INFRA_DIR/env.tmp" <<EOF
-export NATS_URL=nats://127.0.0.1:$NATS_PORT
-export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
-export MONGO_URL=mongodb://127.0.0.1:$FERRETDB_PORT/orders
-export JAEGER_ENDPOINT=http://127.0.0.1:$JAEGER_COLLECTOR_PORT/api/traces
-export JAEGER_QUERY_URL=http://127.0.0.1:$JAEGER_QUERY_PORT
-EOF
+  local n nats=()
+  for n in "${NATS_NAMES[@]}"; do nats+=("nats://127.0.0.1:$(nats_port "$n")"); done
+  {
+    has_kind nats && echo "export NATS_URL=$(IFS=,; echo "${nats[*]}")"
+    has_kind kafka && echo "export KAFKA_BROKERS=$(kafka_brokers)"
+    has_kind ferretdb && echo "export MONGO_URL=mongodb://127.0.0.1:$FERRETDB_PORT/orders"
+    has_kind jaeger && printf 'export JAEGER_ENDPOINT=%s\nexport JAEGER_QUERY_URL=%s\n' \
+      "http://127.0.0.1:$JAEGER_COLLECTOR_PORT/api/traces" "http://127.0.0.1:$JAEGER_QUERY_PORT"
+    true
+  } >"$INFRA_DIR/env.tmp"
   mv -f "$INFRA_DIR/env.tmp" "$INFRA_DIR/env"
 }
 
 version_of() {
-  case "$1" in
+  case "$(kind_of "$1")" in
     nats) echo "nats-server ${NATS_VERSION#v}" ;;
     kafka) echo "Apache Kafka $(kafka_version || echo "${KAFKA_VERSIONS[0]}?") KRaft" ;;
     ferretdb) echo "FerretDB ${FERRETDB_VERSION#v} SQLite" ;;
@@ -507,7 +656,9 @@ status() {
   printf '%-9s %-26s %-6s %-8s %-9s %s\n' NAME VERSION PORT PID STATE RSS_MB
   for name in "${SERVERS[@]}"; do
     if pid="$(running_pid "$name")"; then
-      if [ -n "$(ss -ltnH "sport = :$(port_of "$name")" 2>/dev/null)" ]; then state=up; else state=starting; fi
+      if [ "$({ sed 's/.*) //' "/proc/$pid/stat"; } 2>/dev/null | cut -d' ' -f1)" = T ]; then
+        state=paused
+      elif [ -n "$(ss -ltnH "sport = :$(port_of "$name")" 2>/dev/null)" ]; then state=up; else state=starting; fi
       printf '%-9s %-26s %-6s %-8s %-9s %s\n' "$name" "$(version_of "$name")" "$(port_of "$name")" "$pid" "$state" "$(rss_mb "$pid")"
     else
       printf '%-9s %-26s %-6s %-8s %-9s %s\n' "$name" "$(version_of "$name")" "$(port_of "$name")" - down -
@@ -543,6 +694,16 @@ case "$cmd" in
   install) install_all ;;
   up)
     lock_infra
+    if [ -f "$TOPOLOGY_FILE" ]; then
+      # shellcheck disable=SC1090
+      was="$(source "$TOPOLOGY_FILE" && echo "$KAFKA_NODES/$NATS_NODES/$KINDS")"
+      if [ "$was" != "$KAFKA_NODES/$NATS_NODES/$KINDS" ] && [ -d "$INFRA_DIR/data" ]; then
+        die "$INFRA_DIR holds other servers (Kafka/NATS nodes/servers: $was): 'scripts/infra.sh down' first"
+      fi
+    fi
+    # The ports too: a later `down` or `stop` with another environment must not reach other servers.
+    printf 'KAFKA_NODES=%s NATS_NODES=%s KINDS="%s" INFRA_NATS_PORT=%s INFRA_KAFKA_PORT=%s INFRA_FERRETDB_PORT=%s INFRA_JAEGER_PORT=%s\n' \
+      "$KAFKA_NODES" "$NATS_NODES" "$KINDS" "$NATS_PORT" "$KAFKA_PORT" "$FERRETDB_PORT" "$JAEGER_COLLECTOR_PORT" >"$TOPOLOGY_FILE"
     install_all
     t0="$(now)"
     rm -f "$INFRA_DIR/env"
@@ -552,9 +713,18 @@ case "$cmd" in
     ;;
   down)
     lock_infra
-    for name in jaeger kafka ferretdb nats; do stop_server "$name" TERM; done
+    # The brokers of a cluster get SIGKILL: their data is deleted next, and the last of them cannot
+    # finish a controlled shutdown once the controller quorum has gone (it waits out its 30 s grace).
+    for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do
+      if [ "$KAFKA_NODES" -gt 1 ] && [ "$(kind_of "${SERVERS[i]}")" = kafka ]; then
+        stop_server "${SERVERS[i]}" KILL
+      else
+        stop_server "${SERVERS[i]}" TERM
+      fi
+    done
     for name in "${SERVERS[@]}"; do free_ports "$name" lenient; done
-    rm -rf "$INFRA_DIR/data" "$INFRA_DIR/pids" "$INFRA_DIR/env" "$INFRA_DIR/kafka.properties"
+    rm -rf "$INFRA_DIR/data" "$INFRA_DIR/pids" "$INFRA_DIR/env" "$INFRA_DIR"/kafka*.properties \
+      "$INFRA_DIR/kafka-cluster-id" "$TOPOLOGY_FILE"
     log "down; logs kept in $INFRA_DIR/logs"
     ;;
   stop | kill)
@@ -567,9 +737,27 @@ case "$cmd" in
     [ -n "$name_arg" ] || die "usage: $0 $cmd NAME"
     valid_name "$name_arg"
     lock_infra
-    with_install_lock "install_$name_arg"
+    with_install_lock "install_$(kind_of "$name_arg")"
     [ "$cmd" = restart ] && stop_server "$name_arg" TERM
     start_servers "$name_arg"
+    ;;
+  pause | resume)
+    [ -n "$name_arg" ] || die "usage: $0 $cmd NAME"
+    valid_name "$name_arg"
+    if [ "$cmd" = pause ]; then signal_server "$name_arg" STOP; else signal_server "$name_arg" CONT; fi
+    ;;
+  leader)
+    [ -n "$name_arg" ] && [[ "${3:-}" =~ ^[0-9]+$ ]] || die "usage: $0 leader TOPIC PARTITION"
+    # The broker's node.id is its number in the cluster (1 for the single broker).
+    has_kind kafka || die "no Kafka in $INFRA_DIR"
+    id="$(KAFKAJS_NO_PARTITIONER_WARNING=1 timeout -k 5 30 "$ROOT/node_modules/.bin/tsx" \
+      "$ROOT/scripts/infra/kafka-leader.ts" "$(kafka_brokers)" "$name_arg" "$3")" || exit 1
+    if [ "$KAFKA_NODES" = 1 ]; then echo kafka; else echo "kafka-$id"; fi
+    ;;
+  compose-check)
+    # Not a server: the Compose Specification's reference parser, built and cached like them.
+    with_install_lock install_compose_check
+    exec "$COMPOSE_CHECK_BIN" "${@:2}"
     ;;
   status) status ;;
   env)
@@ -577,7 +765,7 @@ case "$cmd" in
     cat "$INFRA_DIR/env"
     ;;
   *)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

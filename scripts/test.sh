@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The whole suite: type check, lint, then every test on Node 22. When the servers' URLs are not in
-# the environment, it starts real Kafka, FerretDB and NATS itself (scripts/infra.sh) and stops
-# them afterwards. Extra arguments are test files (default: all).
+# The whole suite: type check, lint, then every test on Node 22. Schemathesis (pinned, from PyPI)
+# is installed into a venv in the project cache first: the contract tests run it. When the
+# servers' URLs are not in the environment, it starts real Kafka, FerretDB and NATS itself
+# (scripts/infra.sh) and stops them afterwards. Extra arguments are test files (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+echo "== schemathesis (pinned, in the project cache)"; bash scripts/schemathesis.sh >/dev/null
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx biome check .
 
@@ -24,7 +26,7 @@ fi
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
   # Fast to slow; chaos last, since it restarts the servers under everything else.
-  mapfile -t files < <(for dir in unit component integration e2e chaos; do find "test/$dir" -name '*.test.ts' 2>/dev/null | sort; done)
+  mapfile -t files < <(for dir in unit component contract integration e2e chaos; do find "test/$dir" -name '*.test.ts' 2>/dev/null | sort; done)
 fi
 echo "== tests (node $(node --version), ${#files[@]} files)"
 node --import tsx --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec "${files[@]}"

@@ -10,12 +10,15 @@ import ApiGateway from "moleculer-web";
 import { toProblem } from "../domain/problem";
 import { FixedWindowLimiter } from "../domain/rate-limit";
 import type { Config } from "../lib/config";
+import { hasBody, isJson, methodGuard } from "../lib/http-guards";
 import { type VerifiedClaims, VerifiedTokens } from "../lib/verified-tokens";
 import type { AuthenticatedUser, RequestMeta } from "../types/moleculer";
 
 type GatewayRequest = IncomingMessage & { $ctx?: Context<unknown, RequestMeta>; $params?: unknown };
 
 interface ApiVars {
+  /** Set on SIGTERM (index.ts): /ready answers 503 so load balancers stop sending before the listener closes. */
+  draining: boolean;
   verifyKey: Awaited<ReturnType<typeof importSPKI>> | KeyObject;
   algorithm: "HS256" | "RS256";
   limiter: FixedWindowLimiter;
@@ -34,12 +37,30 @@ interface ApiMethods {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Budget of each check behind /ready; a probe must answer quickly even while Kafka is down. */
+const READY_CHECK_TIMEOUT_MS = 2_000;
+
 /** The clock skew accepted on exp and nbf, by jose and by the cache of verified tokens alike. */
 const TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
 /** Distinct live tokens remembered (a few hundred bytes each). */
 const VERIFIED_TOKENS_KEPT = 10_000;
 
 class ApiClientError extends Errors.MoleculerClientError {}
+
+/** The public routes: one table feeds the aliases and the 405 answers with their Allow header. */
+const PROBE_ALIASES = {
+  "GET health": "api.health",
+  "GET ready": "api.ready",
+} as const;
+const V1_ALIASES = {
+  "POST orders": "saga.placeOrder",
+  "GET orders": "orders.listOwn",
+  "GET orders/:id": "orders.getOwn",
+  "POST orders/:id/cancel": "saga.cancelOrder",
+} as const;
+
+/** Local event index.ts broadcasts on SIGTERM, before the drain period. */
+export const DRAINING_EVENT = "node.draining";
 
 export function apiService(
   config: Config,
@@ -62,6 +83,7 @@ export function apiService(
       },
       logRequest: "debug",
       logResponse: "debug",
+      use: [methodGuard({ "/": PROBE_ALIASES, "/api/v1": V1_ALIASES })],
       routes: [
         {
           name: "probes",
@@ -70,10 +92,7 @@ export function apiService(
           autoAliases: false,
           authentication: false,
           bodyParsers: false,
-          aliases: {
-            "GET health": "api.health",
-            "GET ready": "api.ready",
-          },
+          aliases: { ...PROBE_ALIASES },
         },
         {
           name: "v1",
@@ -82,12 +101,7 @@ export function apiService(
           autoAliases: false,
           authentication: true,
           bodyParsers: { json: { strict: true, limit: config.maxBodyBytes }, urlencoded: false },
-          aliases: {
-            "POST orders": "saga.placeOrder",
-            "GET orders": "orders.listOwn",
-            "GET orders/:id": "orders.getOwn",
-            "POST orders/:id/cancel": "saga.cancelOrder",
-          },
+          aliases: { ...V1_ALIASES },
           onBeforeCall(
             ctx: Context<unknown, RequestMeta>,
             _route: unknown,
@@ -109,8 +123,10 @@ export function apiService(
               }
               ctx.meta.idempotencyKey = key;
             }
+            // A body the JSON parser skipped (no or another Content-Type) would otherwise be
+            // silently dropped and the request judged as if it had none.
             const contentType = req.headers["content-type"];
-            if (req.method === "POST" && contentType && !contentType.startsWith("application/json")) {
+            if (contentType ? !isJson(contentType) : hasBody(req)) {
               throw new ApiClientError(
                 "Content-Type must be application/json",
                 415,
@@ -136,6 +152,10 @@ export function apiService(
         }
         const { retryAfter, ...body } = problem;
         if (retryAfter !== undefined) res.setHeader("Retry-After", String(retryAfter));
+        // RFC 6750: a 401 names the scheme the client must use.
+        if (problem.status === 401) res.setHeader("WWW-Authenticate", "Bearer");
+        const allow = (err as { data?: { allow?: unknown } }).data?.allow;
+        if (problem.status === 405 && typeof allow === "string") res.setHeader("Allow", allow);
         res.setHeader("Content-Type", "application/problem+json");
         res.writeHead(problem.status);
         res.end(JSON.stringify(body));
@@ -152,7 +172,15 @@ export function apiService(
       ready: {
         visibility: "published",
         async handler(ctx: Context<unknown, RequestMeta>) {
-          const needed = ["orders", "saga", "user-proxy", "inventory-proxy", "kafka-bridge"];
+          const needed = [
+            "orders",
+            "order-store",
+            "saga",
+            "user-proxy",
+            "inventory-proxy",
+            "outbox-relay",
+            "payment-consumer",
+          ];
           const live = new Set(
             this.broker.registry
               .getServiceList({ onlyAvailable: true, skipInternal: true })
@@ -167,26 +195,41 @@ export function apiService(
             name,
             available: this.broker.getLocalService(name) ? startedHere.has(name) : live.has(name),
           }));
-          let channel: unknown = null;
-          if (services.find((s) => s.name === "kafka-bridge")?.available) {
-            channel = await ctx.call("kafka-bridge.status").catch(() => null);
-          }
+          // The checks run side by side, each with its own short budget: one after the other,
+          // a channel status slowed by a Kafka outage used up the request's whole (distributed)
+          // timeout and the store ping behind it was skipped, reporting store: false.
+          const opts = { timeout: READY_CHECK_TIMEOUT_MS };
+          const [channel, store, breakers] = await Promise.all([
+            services.find((s) => s.name === "outbox-relay")?.available
+              ? ctx.call("outbox-relay.status", {}, opts).catch(() => null)
+              : null,
+            live.has("orders")
+              ? ctx.call("orders.ping", {}, opts).then(
+                  () => true,
+                  () => false,
+                )
+              : false,
+            // Breakers are detail, not readiness: the saga's fallbacks keep serving while one is open.
+            live.has("saga") ? ctx.call("saga.breakers", {}, opts).catch(() => []) : [],
+          ]);
           const connected =
             (channel as { health?: { connected?: boolean } } | null)?.health?.connected === true;
-          const store = live.has("orders")
-            ? await ctx.call("orders.ping").then(
-                () => true,
-                () => false,
-              )
-            : false;
           // null: single process, no transporter to be connected.
           const transit = (this.broker as unknown as { transit?: { connected: boolean } }).transit;
           const transporter = transit ? transit.connected : null;
-          // Breakers are detail, not readiness: the saga's fallbacks keep serving while one is open.
-          const breakers = live.has("saga") ? await ctx.call("saga.breakers").catch(() => []) : [];
-          const ready = services.every((s) => s.available) && connected && store && transporter !== false;
+          const draining = this.draining;
+          const ready =
+            !draining && services.every((s) => s.available) && connected && store && transporter !== false;
           if (!ready) ctx.meta.$statusCode = 503;
-          return { status: ready ? "READY" : "NOT_READY", services, store, transporter, channel, breakers };
+          return {
+            status: ready ? "READY" : "NOT_READY",
+            draining,
+            services,
+            store,
+            transporter,
+            channel,
+            breakers,
+          };
         },
       },
     },
@@ -247,7 +290,16 @@ export function apiService(
       },
     },
 
+    events: {
+      [DRAINING_EVENT]: {
+        handler() {
+          this.draining = true;
+        },
+      },
+    },
+
     async created() {
+      this.draining = false;
       this.limiter = new FixedWindowLimiter(config.rateLimitPerMinute, 60_000);
       this.verifiedTokens = new VerifiedTokens(VERIFIED_TOKENS_KEPT, TOKEN_CLOCK_TOLERANCE_SECONDS);
     },

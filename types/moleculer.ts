@@ -19,9 +19,14 @@ export interface RequestMeta {
   $responseType?: string;
 }
 
+/** ctx.meta of an action marked `auth: "required"`: lib/auth-middleware.ts has checked the user. */
+export interface AuthenticatedMeta extends RequestMeta {
+  user: AuthenticatedUser;
+}
+
 declare module "moleculer" {
-  interface BrokerOptions {
-    /** Set by the entry point so services can reach the parsed configuration. */
-    $config?: unknown;
+  interface ActionSchema {
+    /** "required": the call must carry a verified user in ctx.meta (lib/auth-middleware.ts). */
+    auth?: "required";
   }
 }

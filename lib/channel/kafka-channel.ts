@@ -11,22 +11,23 @@ import {
   type KafkaMessage,
   type LogEntry,
   logLevel,
+  type Message,
   Partitioners,
   type Producer,
 } from "kafkajs";
 import { deliverByKey } from "./deliver";
+import { kafkaLogLevel } from "./kafka-log";
 import { stopRequestQueueLoop } from "./kafkajs-request-queue";
+import { headersFromKafka, headersToKafka, isRaw, stringView } from "./raw";
 import type {
   Channel,
   ChannelHealth,
-  ChannelMessage,
   MessageHandler,
+  OutgoingMessage,
   ReceivedMessage,
   SubscribeOptions,
   Subscription,
 } from "./types";
-
-stopRequestQueueLoop();
 
 export type KafkaChannelLogger = (
   level: "error" | "warn" | "info" | "debug",
@@ -40,32 +41,38 @@ export interface KafkaChannelOptions {
   logger?: KafkaChannelLogger;
 }
 
-const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
-  [logLevel.ERROR]: "error",
-  [logLevel.WARN]: "warn",
-  [logLevel.INFO]: "info",
-  [logLevel.DEBUG]: "debug",
-};
-
-function decodeHeaders(headers: KafkaMessage["headers"]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    const v = Array.isArray(value) ? value[value.length - 1] : value;
-    if (v !== undefined) out[name] = Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
-  }
-  return out;
+function toReceived(topic: string, partition: number, message: KafkaMessage): ReceivedMessage {
+  const raw = { key: message.key, value: message.value, headers: headersFromKafka(message.headers) };
+  return { topic, partition, offset: message.offset, ...stringView(raw), raw };
 }
 
-function toReceived(topic: string, partition: number, message: KafkaMessage): ReceivedMessage {
-  return {
-    topic,
-    partition,
-    offset: message.offset,
-    key: message.key?.toString("utf8") ?? "",
-    value: message.value?.toString("utf8") ?? "",
-    headers: decodeHeaders(message.headers),
-  };
+/** Ours go as strings (the relay's hot path converts nothing); others' bytes as they came. */
+function toKafka(message: OutgoingMessage): Message {
+  if (!isRaw(message)) return { key: message.key, value: message.value, headers: message.headers };
+  const { key, value, headers } = message.raw;
+  return { key, value, headers: headersToKafka(headers) };
+}
+
+/**
+ * kafkajs 2.2.4's sendBatch can resolve without writing some partitions: when a broker fails
+ * mid-send, its retry re-plans the partitions by leader but skips every broker that already
+ * answered, so a partition whose leadership moved to such a broker is silently dropped
+ * (producer/sendMessages.js, `brokersWithoutResponse`). Seen on a 3-broker cluster when the leader
+ * of a partition was killed: 24 of 30 acknowledged messages were never written. Every partition
+ * the partitioner chose must appear in the answer; otherwise the send fails and the caller's
+ * retry (the outbox relay) sends again: a duplicate at worst, never a loss.
+ */
+export function assertAllWritten(
+  chosen: Set<string>,
+  written: { topicName: string; partition: number }[],
+): void {
+  const answered = new Set(written.map((w) => `${w.topicName}/${w.partition}`));
+  const missing = [...chosen].filter((p) => !answered.has(p));
+  if (missing.length > 0) {
+    throw new Error(
+      `kafka did not acknowledge partitions ${missing.join(", ")} (a leader moved mid-send): resend`,
+    );
+  }
 }
 
 /** Messages handled before their offsets are resolved and the group hears a heartbeat. */
@@ -85,13 +92,17 @@ export class KafkaChannel implements Channel {
   private readonly consumerState = new Map<Consumer, boolean>();
   private readonly outgoing: {
     topic: string;
-    messages: ChannelMessage[];
+    messages: OutgoingMessage[];
     resolve: () => void;
     reject: (err: Error) => void;
   }[] = [];
   private flushing = false;
+  /** The topic/partitions the partitioner chose during the send under way (one at a time). */
+  private partitionsOfSend?: Set<string>;
 
   constructor(private readonly options: KafkaChannelOptions) {
+    // kafkajs 2.2.4's idle 1 ms timer loop, patched once per process (kafkajs-request-queue.ts).
+    stopRequestQueueLoop();
     const log = options.logger;
     this.kafka = new Kafka({
       clientId: options.clientId,
@@ -101,13 +112,20 @@ export class KafkaChannel implements Channel {
       retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
       logLevel: log ? logLevel.WARN : logLevel.NOTHING,
       logCreator: () => (entry: LogEntry) => {
-        log?.(LEVELS[entry.level] ?? "info", `kafkajs: ${entry.log.message}`, { namespace: entry.namespace });
+        log?.(kafkaLogLevel(entry), `kafkajs: ${entry.log.message}`, { namespace: entry.namespace });
       },
     });
     this.producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: () => {
+        const partition = Partitioners.DefaultPartitioner();
+        return (args) => {
+          const chosen = partition(args);
+          this.partitionsOfSend?.add(`${args.topic}/${chosen}`);
+          return chosen;
+        };
+      },
       retry: { initialRetryTime: 200, retries: 5, maxRetryTime: 3_000 },
     });
     this.producer.on(this.producer.events.CONNECT, () => {
@@ -151,7 +169,7 @@ export class KafkaChannel implements Channel {
    * send is under way leaves together in the next batch, and each caller resolves when its batch
    * is acknowledged.
    */
-  publish(topic: string, messages: ChannelMessage[]): Promise<void> {
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error("kafka channel is closed"));
     return new Promise((resolve, reject) => {
       this.outgoing.push({ topic, messages, resolve, reject });
@@ -164,21 +182,25 @@ export class KafkaChannel implements Channel {
     try {
       while (this.outgoing.length > 0) {
         const batch = this.outgoing.splice(0, this.outgoing.length);
-        const byTopic = new Map<string, ChannelMessage[]>();
+        const byTopic = new Map<string, OutgoingMessage[]>();
         for (const item of batch)
           byTopic.set(item.topic, [...(byTopic.get(item.topic) ?? []), ...item.messages]);
         try {
           if (!this.producerConnected) await this.producer.connect();
-          await this.producer.sendBatch({
+          this.partitionsOfSend = new Set();
+          const written = await this.producer.sendBatch({
             acks: -1,
             topicMessages: [...byTopic].map(([topic, msgs]) => ({
               topic,
-              messages: msgs.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+              messages: msgs.map(toKafka),
             })),
           });
+          assertAllWritten(this.partitionsOfSend, written);
           for (const item of batch) item.resolve();
         } catch (err) {
           for (const item of batch) item.reject(err as Error);
+        } finally {
+          this.partitionsOfSend = undefined;
         }
       }
     } finally {
@@ -192,7 +214,11 @@ export class KafkaChannel implements Channel {
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       rebalanceTimeout: 10_000,
-      retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 5_000, restartOnFailure: async () => true },
+      // kafkajs keeps the group coordinator it found until the consumer restarts: when that broker
+      // dies it retries the same dead address (each try ~10 s: fetch wait + backoff), and only a
+      // restart (after the retries run out) looks the coordinator up again. Few retries, then a
+      // restart, ride through a coordinator move in ~20 s instead of ~80 s (test/integration/infra-cluster).
+      retry: { initialRetryTime: 200, retries: 2, maxRetryTime: 2_000, restartOnFailure: async () => true },
     });
     let stopped = false;
     this.consumers.add(consumer);

@@ -3,11 +3,14 @@
 // resolved, redelivery of a rejected message, retention until every known group consumed it.
 import { createHash } from "node:crypto";
 import { deliverByKey } from "./deliver";
+import { isRaw, rawOf, stringView } from "./raw";
 import type {
   Channel,
   ChannelHealth,
-  ChannelMessage,
   MessageHandler,
+  OutgoingMessage,
+  RawHeader,
+  RawRecord,
   ReceivedMessage,
   SubscribeOptions,
   Subscription,
@@ -21,7 +24,8 @@ const DELIVERY_CONCURRENCY = 64;
 interface Partition {
   /** Offset of log[0]; the prefix below it was trimmed after every group consumed it. */
   base: number;
-  log: ChannelMessage[];
+  /** Bytes, as Kafka keeps them: both channels hand handlers the same views of the same bytes. */
+  log: RawRecord[];
 }
 
 interface GroupCursor {
@@ -58,11 +62,19 @@ export class MemoryChannel implements Channel {
     return partitions;
   }
 
-  async publish(topic: string, messages: ChannelMessage[]): Promise<void> {
+  async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (!this.connected) throw new Error("memory channel is disconnected");
     const partitions = this.topic(topic);
     for (const message of messages) {
-      partitions[partitionOf(message.key)]!.log.push({ ...message, headers: { ...message.headers } });
+      // Someone's bytes are copied: the publisher may reuse its buffers.
+      const raw = isRaw(message)
+        ? {
+            key: message.raw.key && Buffer.from(message.raw.key),
+            value: message.raw.value && Buffer.from(message.raw.value),
+            headers: message.raw.headers.map(([name, value]): RawHeader => [name, Buffer.from(value)]),
+          }
+        : rawOf(message);
+      partitions[partitionOf(raw.key?.toString("utf8") ?? "")]!.log.push(raw);
     }
     // Delivery is asynchronous, never inside publish.
     setImmediate(() => this.pumpTopic(topic));
@@ -128,8 +140,9 @@ export class MemoryChannel implements Channel {
     if (!handler) return;
     cursor.running[p] = true;
     const received = slice.map(
-      (message, i): ReceivedMessage => ({
-        ...message,
+      (raw, i): ReceivedMessage => ({
+        ...stringView(raw),
+        raw,
         topic: cursor.topic,
         partition: p,
         offset: String(from + i),
@@ -177,8 +190,8 @@ export class MemoryChannel implements Channel {
   async readTopic(topic: string, limit: number): Promise<ReceivedMessage[]> {
     const out: ReceivedMessage[] = [];
     this.topic(topic).forEach((partition, p) => {
-      partition.log.forEach((m, i) => {
-        out.push({ ...m, topic, partition: p, offset: String(partition.base + i) });
+      partition.log.forEach((raw, i) => {
+        out.push({ ...stringView(raw), raw, topic, partition: p, offset: String(partition.base + i) });
       });
     });
     return out.slice(0, limit);

@@ -10,10 +10,33 @@ export interface ChannelMessage {
   headers: Record<string, string>;
 }
 
+/** One header as on the wire, in arrival order; a name may repeat. */
+export type RawHeader = readonly [name: string, value: Buffer];
+
+/**
+ * A message's bytes as Kafka holds them: what others wrote is not always UTF-8, JSON or keyed,
+ * and the dead-letter topic must keep (and replay) it unchanged. Two limits of kafkajs: repeated
+ * header names come back grouped by name (a, b, a is sent again as a, a, b), and a null header
+ * value reads as empty bytes.
+ */
+export interface RawRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RawHeader[];
+}
+
+/** What publish takes: a message of ours (strings), or someone's bytes put back unchanged. */
+export type OutgoingMessage = ChannelMessage | { raw: RawRecord };
+
 export interface ReceivedMessage extends ChannelMessage {
   topic: string;
   partition: number;
   offset: string;
+  /**
+   * The same message's bytes. key, value and headers above are their UTF-8 view for JSON of our
+   * own contract: a null key reads "", a repeated header its last value.
+   */
+  raw: RawRecord;
 }
 
 /**
@@ -42,7 +65,7 @@ export interface Channel {
   readonly kind: "kafka" | "memory";
   connect(): Promise<void>;
   /** Resolves once every message is acknowledged by all in-sync replicas (acks = -1). */
-  publish(topic: string, messages: ChannelMessage[]): Promise<void>;
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription>;
   /** Sum over partitions of (log end offset - committed offset) for a group; memory: undelivered count. */
   consumerLag(groupId: string, topic: string): Promise<number>;

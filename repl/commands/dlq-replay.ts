@@ -10,13 +10,13 @@ export const dlqReplayCommand: OperatorCommand = {
     if (!Number.isInteger(partition) || partition < 0)
       throw new UsageError("partition must be a non-negative integer (see `dlq`)");
     if (!/^\d{1,19}$/.test(offset)) throw new UsageError("offset must be a number (see `dlq`)");
-    const res = await broker.call<{ key: string; topic: string }, { partition: number; offset: string }>(
-      "kafka-bridge.dlqReplay",
-      {
-        partition,
-        offset,
-      },
-    );
-    return `replayed message for ${res.key} onto ${res.topic}`;
+    const res = await broker.call<
+      { key: string | null; topic: string },
+      { partition: number; offset: string }
+    >("dead-letters.replay", {
+      partition,
+      offset,
+    });
+    return `replayed message for ${res.key ?? "(no key)"} onto ${res.topic}`;
   },
 };

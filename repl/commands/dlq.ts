@@ -7,7 +7,7 @@ export const dlqCommand: OperatorCommand = {
   options: [{ option: "--limit <n>", description: "at most n messages (default 50)" }],
   async run(broker, args) {
     const limit = optionalInt(args.options.limit, "limit", 1, 1000) ?? 50;
-    const rows = await broker.call<Record<string, unknown>[], { limit: number }>("kafka-bridge.dlqList", {
+    const rows = await broker.call<Record<string, unknown>[], { limit: number }>("dead-letters.list", {
       limit,
     });
     return `${rows.length} dead letter(s)\n${table(rows, ["partition", "offset", "key", "reason", "source"])}`;

@@ -1,5 +1,5 @@
 // `orders [--user U] [--status S] [--limit N]`: find orders.
-import type { Order } from "../../domain/order";
+import type { OrderRecord } from "../../lib/order-record";
 import { type OperatorCommand, optionalInt, table, UsageError } from "../command";
 
 const STATUSES = ["PENDING", "CONFIRMED", "CANCELLED"];
@@ -26,10 +26,10 @@ export const ordersCommand: OperatorCommand = {
     }
     const limit = optionalInt(args.options.limit, "limit", 1, 500);
     if (limit) params.limit = limit;
-    const rows = await broker.call<Order[], Record<string, unknown>>("orders.search", params);
+    const rows = await broker.call<OrderRecord[], Record<string, unknown>>("orders.search", params);
     return table(
-      rows.map((o) => ({
-        id: o._id,
+      rows.map(({ order: o }) => ({
+        id: o.id,
         user: o.userId,
         status: o.status,
         reason: o.reason,

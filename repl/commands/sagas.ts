@@ -1,5 +1,5 @@
 // `sagas [--stuck]`: sagas in flight (PENDING orders); stuck = past their payment deadline.
-import type { Order } from "../../domain/order";
+import type { OrderRecord } from "../../lib/order-record";
 import { type OperatorCommand, table } from "../command";
 
 export const sagasCommand: OperatorCommand = {
@@ -8,19 +8,21 @@ export const sagasCommand: OperatorCommand = {
   options: [{ option: "--stuck", description: "only sagas past their deadline" }],
   async run(broker, args) {
     const now = new Date();
-    const params = args.options.stuck ? { dueBefore: now.toISOString(), limit: 500 } : { limit: 500 };
-    const rows = await broker.call<Order[], typeof params>("orders.inFlight", params);
+    const params = args.options.stuck
+      ? { status: "PENDING", dueBefore: now.toISOString(), limit: 500 }
+      : { status: "PENDING", limit: 500 };
+    const rows = await broker.call<OrderRecord[], typeof params>("orders.search", params);
     const title = args.options.stuck ? `${rows.length} stuck saga(s)` : `${rows.length} saga(s) in flight`;
     return `${title}\n${table(
-      rows.map((o) => ({
-        id: o._id,
+      rows.map(({ order: o, outbox }) => ({
+        id: o.id,
         user: o.userId,
         deadline: o.paymentDeadline,
         overdue:
           Date.parse(o.paymentDeadline) < now.getTime()
             ? `${Math.round((now.getTime() - Date.parse(o.paymentDeadline)) / 1000)}s`
             : "",
-        outbox: o.outboxPending,
+        outbox: outbox.length,
       })),
       ["id", "user", "deadline", "overdue", "outbox"],
     )}`;

@@ -7,6 +7,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { Headers, makeEvent, type OrderEvent, type PaymentEvent } from "../../domain/events";
 import type { Channel, ReceivedMessage, Subscription, TopicNames } from "../../lib/channel/types";
 import { Topics } from "../../lib/channel/types";
+import { systemSource } from "../../lib/clock";
 import type { PaymentTracer } from "./tracing";
 
 export interface PaymentRules {
@@ -88,16 +89,26 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
     if (entry.decision === "no-reply") return Promise.resolve();
     const event: PaymentEvent =
       entry.decision === "succeeded"
-        ? makeEvent("PaymentSucceeded", entry.orderId, {
-            paymentId: entry.paymentId!,
-            amount: entry.amount,
-            currency: entry.currency,
-          })
-        : makeEvent("PaymentFailed", entry.orderId, {
-            reason: "card declined (simulated)",
-            amount: entry.amount,
-            currency: entry.currency,
-          });
+        ? makeEvent(
+            "PaymentSucceeded",
+            entry.orderId,
+            {
+              paymentId: entry.paymentId!,
+              amount: entry.amount,
+              currency: entry.currency,
+            },
+            systemSource(),
+          )
+        : makeEvent(
+            "PaymentFailed",
+            entry.orderId,
+            {
+              reason: "card declined (simulated)",
+              amount: entry.amount,
+              currency: entry.currency,
+            },
+            systemSource(),
+          );
     return send(event, headers, delayMs);
   }
 
@@ -193,11 +204,12 @@ export function createPaymentSimulator(options: PaymentSimulatorOptions): Paymen
         persist(entry);
       }
       await send(
-        makeEvent("PaymentRefunded", entry.orderId, {
-          paymentId: entry.paymentId!,
-          amount: entry.amount,
-          currency: entry.currency,
-        }),
+        makeEvent(
+          "PaymentRefunded",
+          entry.orderId,
+          { paymentId: entry.paymentId!, amount: entry.amount, currency: entry.currency },
+          systemSource(),
+        ),
         message.headers,
         rules.latencyMs,
       );

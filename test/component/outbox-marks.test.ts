@@ -1,108 +1,111 @@
 // Publication marks (the relay's "these events are on Kafka") are written with the order's next
 // write or alone after markDelayMs. None may be held for ever: marks that arrive while a flush is
 // running get a flush of their own, and marks that cannot be written are dropped (their events
-// stay in the outbox for the relay sweep; consumers drop duplicates).
+// stay in the outbox for the relay sweep; consumers drop duplicates). The mark of OrderCreated
+// opens the payment window (publishedAt).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ServiceBroker } from "moleculer";
+import type { WriteParams, WriteResult } from "../../contracts/order-store";
 import { makeEvent } from "../../domain/events";
-import { decide, type Order } from "../../domain/order";
-import { ordersService } from "../../services/orders.service";
+import { decide } from "../../domain/place-order.saga";
+import { systemSource } from "../../lib/clock";
+import { type OrderDocument, type OrderRecord, outboxEntries } from "../../lib/order-record";
+import type { PublicationMarks } from "../../lib/publication-marks";
+import { orderStoreService } from "../../services/order-store.service";
 import { testConfig } from "../helpers/embedded-node";
 import { eventually } from "../helpers/http";
 import { pendingOrder } from "../helpers/orders";
 
-interface OrdersInternals {
+interface StoreInternals {
   settings: { markDelayMs: number };
-  pendingMarks: Map<string, unknown>;
-  casUpdate(id: string, version: number, fields: Partial<Order>): Promise<boolean>;
+  marks: PublicationMarks;
+  casUpdate(id: string, version: number, fields: Partial<OrderDocument>): Promise<boolean>;
 }
 
 let broker: ServiceBroker;
-let orders: OrdersInternals;
+let store: StoreInternals;
 
 before(async () => {
   broker = new ServiceBroker({ logger: false });
-  broker.createService(ordersService(testConfig()));
+  broker.createService(orderStoreService(testConfig()));
   await broker.start();
-  orders = broker.getLocalService("orders") as unknown as OrdersInternals;
-  orders.settings.markDelayMs = 20;
+  store = broker.getLocalService("order-store") as unknown as StoreInternals;
+  (store.marks as unknown as { delayMs: number }).delayMs = 20;
 });
 
 after(() => broker.stop());
 
-async function placed(unitPrice: number): Promise<Order> {
-  const order = pendingOrder(`marks-${unitPrice}-${Date.now()}`, "sku-marks", unitPrice);
-  await broker.call("orders.insertNew", { order });
-  return order;
+async function placed(unitPrice: number): Promise<OrderRecord> {
+  const record = pendingOrder(`marks-${unitPrice}-${Date.now()}`, "sku-marks", unitPrice);
+  await broker.call("order-store.insert", { record });
+  return record;
 }
 
-const stored = (id: string) => broker.call<Order | null, object>("orders.get", { id, fresh: true });
+const stored = (id: string) =>
+  broker.call<OrderRecord | null, object>("order-store.get", { id, fresh: true });
+const mark = (id: string, eventIds: string[], publishedAt = new Date().toISOString()) =>
+  broker.call("order-store.markPublished", { id, eventIds, publishedAt });
 
 test("marks that cannot be written are dropped, not held; the events stay for the relay sweep", async () => {
-  const order = await placed(1100);
-  const casUpdate = orders.casUpdate;
-  orders.casUpdate = async () => false;
+  const record = await placed(1100);
+  const id = record.order.id;
+  const casUpdate = store.casUpdate;
+  store.casUpdate = async () => false;
   try {
-    await broker.call("orders.markPublished", { id: order._id, eventIds: [order.outbox[0]!.event.eventId] });
-    await eventually(async () => (orders.pendingMarks.has(order._id) ? undefined : true), 2_000, 10);
+    await mark(id, [record.outbox[0]!.event.eventId]);
+    await eventually(async () => (store.marks.has(id) ? undefined : true), 2_000, 10);
   } finally {
-    orders.casUpdate = casUpdate;
+    store.casUpdate = casUpdate;
   }
-  assert.equal((await stored(order._id))?.outboxPending, 1);
+  const after = await stored(id);
+  assert.equal(after?.outbox.length, 1);
+  assert.equal(
+    after?.order.publishedAt,
+    undefined,
+    "the payment window is not open while OrderCreated is unmarked",
+  );
 });
 
-test("a mark that arrives while the order's marks are being written gets written too", async () => {
-  const order = await placed(1200);
-  const payment = makeEvent("PaymentSucceeded", order._id, { paymentId: "p", amount: 1200, currency: "EUR" });
-  const decision = decide(order, { type: "payment", event: payment });
+test("a mark that arrives while the order's marks are being written gets written too; OrderCreated's mark opens the payment window", async () => {
+  const record = await placed(1200);
+  const id = record.order.id;
+  const source = systemSource();
+  const payment = makeEvent(
+    "PaymentSucceeded",
+    id,
+    { paymentId: "p", amount: 1200, currency: "EUR" },
+    source,
+  );
+  const decision = decide(record.order, { type: "payment", event: payment }, source);
   assert.equal(decision.kind, "apply");
   if (decision.kind !== "apply") return;
-  const applied = await broker.call<{ applied: boolean; order: Order }, object>("orders.applyChange", {
-    current: order,
+  const applied = await broker.call<WriteResult, WriteParams>("order-store.write", {
+    current: record,
     change: decision.change,
-    trace: { correlationId: "c" },
+    queued: outboxEntries(decision.change.events, { correlationId: "c" }),
+    at: new Date().toISOString(),
   });
-  const [created, confirmed] = applied.order.outbox.map((e) => e.event.eventId);
+  assert.ok(applied.written);
+  const [created, confirmed] = applied.record.outbox.map((e) => e.event.eventId);
   assert.ok(created && confirmed);
 
-  const casUpdate = orders.casUpdate;
+  const casUpdate = store.casUpdate;
   let first = true;
-  orders.casUpdate = async (id, version, fields) => {
+  store.casUpdate = async (orderId, version, fields) => {
     if (first) {
       first = false;
-      await broker.call("orders.markPublished", { id, eventIds: [confirmed] });
+      await mark(orderId, [confirmed]);
     }
-    return casUpdate.call(orders, id, version, fields);
+    return casUpdate.call(store, orderId, version, fields);
   };
+  const publishedAt = "2026-01-01T00:00:00.000Z";
   try {
-    await broker.call("orders.markPublished", { id: order._id, eventIds: [created] });
-    await eventually(
-      async () => ((await stored(order._id))?.outboxPending === 0 ? true : undefined),
-      2_000,
-      10,
-    );
+    await mark(id, [created], publishedAt);
+    await eventually(async () => ((await stored(id))?.outbox.length === 0 ? true : undefined), 2_000, 10);
   } finally {
-    orders.casUpdate = casUpdate;
+    store.casUpdate = casUpdate;
   }
-  assert.equal(orders.pendingMarks.has(order._id), false);
-});
-
-test("an order stored with its outbox as an array (before it became a string) is swept, marked and rewritten", async () => {
-  const order = pendingOrder(`legacy-${Date.now()}`, "sku-legacy", 1400);
-  const adapter = (orders as unknown as { adapter: { insert(doc: unknown): Promise<unknown> } }).adapter;
-  await adapter.insert({ ...order });
-  const pending = await broker.call<Order[], object>("orders.withPendingOutbox", { limit: 1000 });
-  const found = pending.find((o) => o._id === order._id);
-  assert.deepEqual(found?.outbox, order.outbox, "read back as entries");
-  await broker.call("orders.markPublished", { id: order._id, eventIds: [order.outbox[0]!.event.eventId] });
-  await eventually(
-    async () => ((await stored(order._id))?.outboxPending === 0 ? true : undefined),
-    2_000,
-    10,
-  );
-  const raw = (await (
-    orders as unknown as { adapter: { findOne(q: object): Promise<{ outbox: unknown }> } }
-  ).adapter.findOne({ _id: order._id })) as { outbox: unknown };
-  assert.equal(raw.outbox, "[]", "written back as a string");
+  assert.equal(store.marks.has(id), false);
+  assert.equal((await stored(id))?.order.publishedAt, publishedAt);
 });

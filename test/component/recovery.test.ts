@@ -2,9 +2,11 @@
 // for a recovery sweep at once instead of leaving the saga to the periodic backstop (minutes).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import type { Order } from "../../domain/order";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
 import { call, eventually } from "../helpers/http";
 import { token } from "../helpers/jwt";
+import { pendingOrder } from "../helpers/orders";
 
 interface OrderBody {
   id: string;
@@ -18,15 +20,17 @@ before(async () => {
   // The backstop is far away: only a requested sweep can finish the saga within the test.
   node = await startEmbeddedNode({ PAYMENT_TIMEOUT_MS: "300", SAGA_SWEEP_INTERVAL_MS: "600000" });
   node.embedded.payment?.setRules({ noReplyCents: [77] });
-  const saga = node.broker.getLocalService("saga") as unknown as { settings: { retryBaseMs: number } };
-  saga.settings.retryBaseMs = 5;
+  const saga = node.broker.getLocalService("saga") as unknown as {
+    runtime: { settings: { retry: { baseMs: number } } };
+  };
+  saga.runtime.settings.retry.baseMs = 5;
 });
 
 after(() => node.stop());
 
 test("a deadline that failed through every in-memory retry is enforced by a sweep the node asks for", async () => {
   const tok = await token("dora");
-  const orders = node.broker.getLocalService("orders") as unknown as {
+  const orders = node.broker.getLocalService("order-store") as unknown as {
     adapter: { updateMany(...args: unknown[]): Promise<number> };
   };
   const updateMany = orders.adapter.updateMany;
@@ -65,25 +69,27 @@ test("a deadline that failed through every in-memory retry is enforced by a swee
 
 test("a stopped saga arms no deadline or retry timer: late failures of its last calls end there", async () => {
   const stopping = await startEmbeddedNode();
-  const saga = stopping.broker.getLocalService("saga") as unknown as {
-    deadlines: Map<string, NodeJS.Timeout>;
-    retries: Set<NodeJS.Timeout>;
-    armDeadline(orderId: string, deadline: string, correlationId: string, attempt?: number): void;
-    releaseLater(orderId: string, attempt: number): void;
-    releaseUnlessWritten(orderId: string, attempt: number): void;
+  const { runtime } = stopping.broker.getLocalService("saga") as unknown as {
+    runtime: {
+      deadlines: Map<string, NodeJS.Timeout>;
+      timers: Set<NodeJS.Timeout>;
+      onWritten(order: Order): void;
+      retry(task: () => Promise<unknown>): void;
+      later(delayMs: number, task: () => unknown): void;
+    };
   };
   await stopping.stop();
-  // What a deadline, a release or an insert failing after stop() calls next.
-  saga.armDeadline("late-order", new Date().toISOString(), "late", 1);
-  saga.releaseLater("late-order", 1);
-  saga.releaseUnlessWritten("late-order", 1);
-  assert.equal(saga.deadlines.size, 0, "no deadline armed after stop");
-  assert.equal(saga.retries.size, 0, "no retry armed after stop");
+  // What a write heard, a compensation or an insert failing after stop() calls next.
+  runtime.onWritten(pendingOrder("late-order", "sku-late", 100).order);
+  runtime.retry(async () => undefined);
+  runtime.later(10, () => undefined);
+  assert.equal(runtime.deadlines.size, 0, "no deadline armed after stop");
+  assert.equal(runtime.timers.size, 0, "no retry armed after stop");
 });
 
 test("recovery and relay scans slower than the request timeout still complete (a large store on FerretDB)", async () => {
   const slow = await startEmbeddedNode({ REQUEST_TIMEOUT_MS: "300", SAGA_SWEEP_INTERVAL_MS: "600000" });
-  const orders = slow.broker.getLocalService("orders") as unknown as {
+  const orders = slow.broker.getLocalService("order-store") as unknown as {
     adapter: { find(filters: { query?: Record<string, unknown> }): Promise<unknown[]> };
   };
   const find = orders.adapter.find.bind(orders.adapter);
@@ -99,13 +105,13 @@ test("recovery and relay scans slower than the request timeout still complete (a
     const result = await slow.broker.call<{ swept: boolean }, object>("saga.sweepNow", {}, { timeout: 0 });
     assert.equal(scans, 1);
     assert.equal(result.swept, true, "the sweep got its scan, twice as slow as the request timeout");
-    const relay = await slow.broker.call<{ ok: boolean }, object>(
-      "kafka-bridge.relayNow",
+    const relay = await slow.broker.call<{ found: number }, object>(
+      "outbox-relay.relayNow",
       {},
       { timeout: 0 },
     );
     assert.equal(scans, 2);
-    assert.equal(relay.ok, true, "so did the relay sweep");
+    assert.equal(typeof relay.found, "number", "so did the relay sweep");
   } finally {
     await slow.stop();
   }

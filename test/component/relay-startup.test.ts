@@ -6,12 +6,22 @@ import { test } from "node:test";
 import { ServiceBroker } from "moleculer";
 import { sharedMemoryChannel } from "../../lib/channel";
 import type { Channel } from "../../lib/channel/types";
+import type { Config } from "../../lib/config";
+import type { OrderRecord } from "../../lib/order-record";
 import { apiService } from "../../services/api.service";
-import { kafkaBridgeService } from "../../services/kafka-bridge.service";
+import { orderStoreService } from "../../services/order-store.service";
 import { ordersService } from "../../services/orders.service";
+import { outboxRelayService } from "../../services/outbox-relay.service";
 import { testConfig } from "../helpers/embedded-node";
 import { eventually } from "../helpers/http";
 import { pendingOrder } from "../helpers/orders";
+
+/** The store, its queries and the relay beside it, as SERVICES=orders,kafka-bridge starts them. */
+function storeAndRelay(broker: ServiceBroker, config: Config): void {
+  broker.createService(orderStoreService(config));
+  broker.createService(ordersService(config));
+  broker.createService(outboxRelayService(config));
+}
 
 interface ReadyView {
   services: { name: string; available: boolean }[];
@@ -22,11 +32,9 @@ test("orders written while this node's relay is connecting are published once it
   const namespace = `relay-${process.pid}-${Date.now()}`;
   const options = { namespace, transporter: "Fake", logger: false } as const;
   const early = new ServiceBroker({ ...options, nodeID: "early" });
-  early.createService(ordersService(config));
-  early.createService(kafkaBridgeService(config));
+  storeAndRelay(early, config);
   const late = new ServiceBroker({ ...options, nodeID: "late" });
-  late.createService(ordersService(config));
-  late.createService(kafkaBridgeService(config));
+  storeAndRelay(late, config);
   late.createService(apiService(config));
 
   const channel = sharedMemoryChannel();
@@ -64,12 +72,12 @@ test("orders written while this node's relay is connecting are published once it
       const view = await late
         .call<ReadyView, object>("api.ready", {}, { nodeID: "late" })
         .catch((err: { data?: ReadyView }) => err.data as ReadyView);
-      return view.services.find((s) => s.name === "kafka-bridge")?.available;
+      return view.services.find((s) => s.name === "outbox-relay")?.available;
     };
     assert.equal(await bridgeOnLate(), false, "not ready while its own relay is not running");
 
     const order = pendingOrder(`relay-startup-${Date.now()}`, "sku-1", 1500);
-    await late.call("orders.insertNew", { order }, { nodeID: "late" });
+    await late.call("order-store.insert", { record: order }, { nodeID: "late" });
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(seen, [], "nothing can be sent before the relay is connected");
 
@@ -77,7 +85,7 @@ test("orders written while this node's relay is connecting are published once it
     await lateStarting;
     await eventually(async () => (seen.length > 0 ? true : undefined), 5_000, 20);
     await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(seen, [`${order._id}:OrderCreated`], "published once, by the node that wrote it");
+    assert.deepEqual(seen, [`${order.order.id}:OrderCreated`], "published once, by the node that wrote it");
     assert.equal(await bridgeOnLate(), true);
   } finally {
     channel.connect = connect;
@@ -100,8 +108,7 @@ async function relayNode(
 ) {
   const config = testConfig({ KAFKA_TOPIC_PREFIX: `relay-${name}-${process.pid}` });
   const broker = new ServiceBroker({ logger: false });
-  broker.createService(ordersService(config));
-  broker.createService(kafkaBridgeService(config));
+  storeAndRelay(broker, config);
   const channel = sharedMemoryChannel();
   const publish: Publish = channel.publish.bind(channel);
   channel.publish = (...args: Parameters<Publish>) => send(publish, ...args);
@@ -131,23 +138,21 @@ test("while Kafka is unreachable the relay holds a bounded queue; the rest waits
   });
   try {
     await broker.start();
-    const bridge = broker.getLocalService("kafka-bridge") as unknown as {
-      settings: { relayQueueMax: number; relayGraceMs: number };
-      relayQueue: unknown[];
+    const relay = broker.getLocalService("outbox-relay") as unknown as {
+      settings: { queueMax: number; graceMs: number };
+      queue: unknown[];
     };
-    bridge.settings.relayQueueMax = 3;
-    bridge.settings.relayGraceMs = 0;
-    (
-      broker.getLocalService("orders") as unknown as { settings: { markDelayMs: number } }
-    ).settings.markDelayMs = 20;
+    relay.settings.queueMax = 3;
+    relay.settings.graceMs = 0;
+    (broker.getLocalService("order-store") as unknown as { marks: { delayMs: number } }).marks.delayMs = 20;
 
     kafkaDown = true;
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
       const order = pendingOrder(`overflow-${Date.now()}-${i}`, "sku-overflow", 1000 + i);
-      await broker.call("orders.insertNew", { order });
-      ids.push(order._id);
-      assert.ok(bridge.relayQueue.length <= 3, `queue bounded (${bridge.relayQueue.length})`);
+      await broker.call("order-store.insert", { record: order });
+      ids.push(order.order.id);
+      assert.ok(relay.queue.length <= 3, `queue bounded (${relay.queue.length})`);
     }
     assert.equal(seen.length, 0);
 
@@ -159,10 +164,10 @@ test("while Kafka is unreachable the relay holds a bounded queue; the rest waits
     );
     await eventually(
       async () => {
-        const pending = await broker.call<{ _id: string }[], object>("orders.withPendingOutbox", {
+        const pending = await broker.call<OrderRecord[], object>("order-store.pendingOutboxes", {
           limit: 100,
         });
-        return pending.some((o) => ids.includes(o._id)) ? undefined : true;
+        return pending.some((r) => ids.includes(r.order.id)) ? undefined : true;
       },
       5_000,
       50,
@@ -185,13 +190,13 @@ test("an event handed over again while its first send is unacknowledged goes to 
   try {
     await broker.start();
     const order = pendingOrder(`inflight-${Date.now()}`, "sku-inflight", 1200);
-    await broker.call("orders.insertNew", { order });
+    await broker.call("order-store.insert", { record: order });
     await eventually(async () => (seen.length > 0 ? true : undefined), 5_000, 10);
-    const again = broker.call("kafka-bridge.relay", { id: order._id, entries: order.outbox });
+    const again = broker.call("outbox-relay.relay", { id: order.order.id, entries: order.outbox });
     acknowledge();
     await again;
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(seen, [`${order._id}:OrderCreated`]);
+    assert.deepEqual(seen, [`${order.order.id}:OrderCreated`]);
   } finally {
     acknowledge();
     await stop();

@@ -2,11 +2,12 @@
 // input and explains misuse.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import type { PlaceOrderParams } from "../../contracts/saga";
 import { makeEvent } from "../../domain/events";
 import { sharedMemoryChannel } from "../../lib/channel";
 import { Topics } from "../../lib/channel/types";
+import { systemSource } from "../../lib/clock";
 import { OPERATOR_COMMANDS, runCommand } from "../../repl";
-import type { PlaceOrderParams } from "../../services/saga.service";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
 import { eventually } from "../helpers/http";
 
@@ -81,10 +82,20 @@ describe("operator REPL commands", () => {
 
   test("dlq lists refused messages with their reason, and dlq-replay puts one back", async () => {
     const channel = sharedMemoryChannel();
-    await channel.publish(Topics.paymentEvents, [{ key: "nope", value: "{broken", headers: {} }]);
-    const ghost = makeEvent("PaymentFailed", "ghost-order", { reason: "x", amount: 1, currency: "EUR" });
+    const headers = {
+      "event-type": "PaymentFailed",
+      "content-type": "application/json",
+      "correlation-id": "c",
+    };
+    await channel.publish(Topics.paymentEvents, [{ key: "nope", value: "{broken", headers }]);
+    const ghost = makeEvent(
+      "PaymentFailed",
+      "ghost-order",
+      { reason: "x", amount: 1, currency: "EUR" },
+      systemSource(),
+    );
     await channel.publish(Topics.paymentEvents, [
-      { key: "ghost-order", value: JSON.stringify(ghost), headers: {} },
+      { key: "ghost-order", value: JSON.stringify(ghost), headers },
     ]);
     const listing = await eventually(async () => {
       const out = await run("dlq");

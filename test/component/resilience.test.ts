@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ServiceBroker } from "moleculer";
+import type { PlaceOrderParams } from "../../contracts/saga";
 import { loadConfig } from "../../lib/config";
 import type { BreakerEntry } from "../../mixins/breaker-view.mixin";
 import { breakerViewMixin } from "../../mixins/breaker-view.mixin";
 import { MIDDLEWARE_ORDER } from "../../moleculer.config";
-import type { PlaceOrderParams } from "../../services/saga.service";
 import { userProxyService } from "../../services/user-proxy.service";
 import type { RunningSimulator } from "../../simulators/http/http-simulator";
 import { startUserService } from "../../simulators/http/user-service";

@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import Ajv2020 from "ajv/dist/2020";
 import { parse } from "yaml";
 import { sharedMemoryChannel } from "../../lib/channel";
+import type { OrderRecord } from "../../lib/order-record";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
 import { call, eventually, type JsonResponse } from "../helpers/http";
 import { token } from "../helpers/jwt";
@@ -258,11 +259,10 @@ describe("the saga through the REST API (embedded node)", () => {
     // Publication marks ride on the next write or are written alone after a second.
     await eventually(
       async () => {
-        const pending = await node.broker.call<{ _id: string; outboxPending: number }[], object>(
-          "orders.withPendingOutbox",
-          { limit: 1000 },
-        );
-        return pending.some((o) => ids.has(o._id)) ? undefined : true;
+        const pending = await node.broker.call<OrderRecord[], object>("order-store.pendingOutboxes", {
+          limit: 1000,
+        });
+        return pending.some((r) => ids.has(r.order.id)) ? undefined : true;
       },
       10_000,
       100,
@@ -276,15 +276,15 @@ describe("the saga through the REST API (embedded node)", () => {
   });
 
   test("an order that could not be written gives its reservation back; a retry with the key succeeds", async () => {
-    const saga = node.broker.getLocalService("saga") as unknown as {
-      settings: { unwrittenReleaseDelayMs: number };
+    const { runtime } = node.broker.getLocalService("saga") as unknown as {
+      runtime: { unwrittenGraceMs: number };
     };
-    const orders = node.broker.getLocalService("orders") as unknown as {
+    const orders = node.broker.getLocalService("order-store") as unknown as {
       adapter: { insert(doc: unknown): Promise<unknown> };
     };
     const insert = orders.adapter.insert;
-    const delay = saga.settings.unwrittenReleaseDelayMs;
-    saga.settings.unwrittenReleaseDelayMs = 100;
+    const delay = runtime.unwrittenGraceMs;
+    runtime.unwrittenGraceMs = 100;
     const stockBefore = node.embedded.inventory!.stock("sku-unwritten");
     const reservationOf = () =>
       node.embedded.inventory!.reservations().find((r) => r.items[0]?.productId === "sku-unwritten");
@@ -307,7 +307,7 @@ describe("the saga through the REST API (embedded node)", () => {
     assert.equal(retried.status, 202);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(reservationOf()?.status, "RESERVED");
-    saga.settings.unwrittenReleaseDelayMs = delay;
+    runtime.unwrittenGraceMs = delay;
   });
 
   test("a blocked user is refused with 403", async () => {

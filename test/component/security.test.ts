@@ -288,14 +288,23 @@ describe("security of the REST API (embedded node, HS256)", () => {
         const res = await call(node.url, "GET", path, { token: alice });
         isProblem(res, 404);
       }
-      isProblem(await call(node.url, "DELETE", `/api/v1/orders/${aliceOrder.id}`, { token: alice }), 404);
-      isProblem(
-        await call(node.url, "PUT", `/api/v1/orders/${aliceOrder.id}`, {
-          token: alice,
-          body: { status: "CONFIRMED" },
-        }),
-        404,
-      );
+      // A known path with a method it does not serve: 405 naming what it does serve.
+      const before = await call<OrderBody>(node.url, "GET", `/api/v1/orders/${aliceOrder.id}`, {
+        token: alice,
+      });
+      const deleted = await call(node.url, "DELETE", `/api/v1/orders/${aliceOrder.id}`, { token: alice });
+      isProblem(deleted, 405);
+      assert.equal(deleted.headers.allow, "GET");
+      const put = await call(node.url, "PUT", `/api/v1/orders/${aliceOrder.id}`, {
+        token: alice,
+        body: { status: "CONFIRMED" },
+      });
+      isProblem(put, 405);
+      assert.equal(put.headers.allow, "GET");
+      const after = await call<OrderBody>(node.url, "GET", `/api/v1/orders/${aliceOrder.id}`, {
+        token: alice,
+      });
+      assert.deepEqual(after.body, before.body, "nothing changed");
     });
     test("a flood from one user → 429 with Retry-After; other users are unaffected", async () => {
       const flooder = await token("flooder");

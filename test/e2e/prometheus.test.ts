@@ -1,12 +1,13 @@
-// A real Prometheus (Debian's) scrapes a running node's METRICS_PORT; the business series are
-// read back through Prometheus's HTTP API after orders were placed.
+// A real Prometheus (Debian's) scrapes a running node's METRICS_PORT; the business series, a few of
+// prom-client's default Node.js series and Moleculer's own are read back through Prometheus's HTTP
+// API after orders were placed.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { PlaceOrderParams } from "../../services/saga.service";
+import type { PlaceOrderParams } from "../../contracts/saga";
 import { type EmbeddedNode, startEmbeddedNode } from "../helpers/embedded-node";
 import { call, eventually, freePort } from "../helpers/http";
 
@@ -16,7 +17,7 @@ const skip =
     ? false
     : "prometheus is not installed (apt-get install prometheus)";
 
-describe("Prometheus scrapes the business metrics", { skip, timeout: 120_000 }, () => {
+describe("Prometheus scrapes the business, Node.js and Moleculer metrics", { skip, timeout: 120_000 }, () => {
   let node: EmbeddedNode;
   let prometheus: ChildProcess;
   let promUrl: string;
@@ -84,12 +85,33 @@ describe("Prometheus scrapes the business metrics", { skip, timeout: 120_000 }, 
     await expect('sum(order_service_order_transitions_total{to="PENDING"})', 3);
     await expect('sum(order_service_order_transitions_total{to="CONFIRMED"})', 2);
     await expect('sum(order_service_compensations_total{reason="payment-failed"})', 1);
-    // Moleculer writes _sum/_count only with quantiles on; the +Inf bucket is the count.
     await expect('sum(order_service_saga_duration_seconds_bucket{le="+Inf"})', 3);
+    await expect("sum(order_service_saga_duration_seconds_count)", 3);
     await expect('max(order_service_orders{status="CONFIRMED"})', 2);
     await expect('max(order_service_orders{status="CANCELLED"})', 1);
     await expect("max(order_service_outbox_backlog)", 0);
     // Moleculer's own metrics come through the same endpoint: one endpoint per node.
     assert.ok(((await value("sum(moleculer_request_total)")) ?? 0) > 0);
+    // prom-client's default Node.js metrics, under the names the community dashboards query, with
+    // the node's label.
+    const nodeID = node.broker.nodeID;
+    for (const query of [
+      `process_cpu_seconds_total{nodeID="${nodeID}"}`,
+      `nodejs_heap_size_used_bytes{nodeID="${nodeID}"}`,
+      `process_resident_memory_bytes{nodeID="${nodeID}"}`,
+      `nodejs_eventloop_lag_seconds{nodeID="${nodeID}"}`,
+      `nodejs_eventloop_lag_p99_seconds{nodeID="${nodeID}"}`,
+      `nodejs_active_handles_total{nodeID="${nodeID}"}`,
+    ]) {
+      const v = await eventually(async () => value(query), 30_000, 500).catch(() => undefined);
+      assert.ok(v !== undefined && Number.isFinite(v), `${query} is scraped (got ${v})`);
+    }
+    assert.ok(((await value(`process_cpu_seconds_total{nodeID="${nodeID}"}`)) ?? 0) > 0, "CPU time counts");
+    assert.ok(
+      ((await value(`nodejs_heap_size_used_bytes{nodeID="${nodeID}"}`)) ?? 0) > 0,
+      "heap is measured",
+    );
+    // Moleculer's process metrics are off: each fact is exported once, under the standard name.
+    assert.equal(await value("count(process_memory_heap_size_used)"), undefined);
   });
 });

@@ -63,7 +63,7 @@ describe("a trace follows an order through the event channel", { skip, timeout: 
           queryUrl!,
           "GET",
           // This order's trace, not any earlier one in the same Jaeger: spans carry the order's id.
-          `/api/traces?service=kafka-bridge&limit=20&lookback=1h&tags=${encodeURIComponent(
+          `/api/traces?service=payment-consumer&limit=20&lookback=1h&tags=${encodeURIComponent(
             JSON.stringify({ orderId: placed.body.id }),
           )}`,
         );
@@ -86,8 +86,8 @@ describe("a trace follows an order through the event channel", { skip, timeout: 
       "saga",
       "user-proxy",
       "inventory-proxy",
-      "orders",
-      "kafka-bridge",
+      "order-store",
+      "payment-consumer",
       "payment-simulator",
     ]) {
       assert.ok(services.has(s), `${s} has a span in the trace (has: ${[...services].join(", ")})`);
@@ -154,7 +154,7 @@ describe("the same trace across real Kafka and two service nodes", {
         const res = await call<{ data: JaegerTrace[] }>(
           queryUrl!,
           "GET",
-          `/api/traces?service=kafka-bridge&tags=${tags}&limit=10&lookback=1h`,
+          `/api/traces?service=payment-consumer&tags=${tags}&limit=10&lookback=1h`,
         );
         return res.body.data?.find((t) => {
           const ops = t.spans.map((s) => s.operationName);
@@ -169,7 +169,7 @@ describe("the same trace across real Kafka and two service nodes", {
       1_000,
     );
     const services = new Set(Object.values(trace.processes).map((p) => p.serviceName));
-    for (const s of ["api", "saga", "orders", "kafka-bridge", "payment-simulator"])
+    for (const s of ["api", "saga", "order-store", "payment-consumer", "payment-simulator"])
       assert.ok(services.has(s), `${s} in the trace`);
   });
 });

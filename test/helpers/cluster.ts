@@ -102,6 +102,8 @@ export class Cluster {
       PAYMENT_TIMEOUT_MS: String(this.options.paymentTimeoutMs ?? 30_000),
       LOG_LEVEL: process.env.TEST_NODE_LOG_LEVEL ?? "info",
       RATE_LIMIT_PER_MINUTE: "100000",
+      // No load balancer in front of these nodes: SIGTERM stops at once.
+      SHUTDOWN_DRAIN_MS: "0",
       ...this.options.extraEnv,
     };
     if (services) env.SERVICES = services;

@@ -4,12 +4,15 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import Ajv from "ajv";
 import { parse } from "yaml";
-import { isValidOrderEvent, MAX_MESSAGE_BYTES, parsePaymentEvent } from "../../domain/event-schemas";
+import { isValidOrderEvent, MAX_MESSAGE_BYTES, ORDER_EVENT_SCHEMAS } from "../../domain/event-schemas";
 import { makeEvent } from "../../domain/events";
 import { createOrder } from "../../domain/order";
+import { checkPaymentMessage, MESSAGE_REFUSALS } from "../../domain/payment-message";
+import { systemSource } from "../../lib/clock";
 import { loadConfig } from "../../lib/config";
-import { ASYNCAPI_PATH, renderAsyncApi } from "../../scripts/gen-asyncapi";
+import { ASYNCAPI_PATH, renderAsyncApi, SAGA_REFUSALS } from "../../scripts/gen-asyncapi";
 import { apiService } from "../../services/api.service";
 
 describe("asyncapi", () => {
@@ -33,70 +36,132 @@ describe("asyncapi", () => {
     );
   });
 
-  test("the events the saga writes satisfy the order-event schemas", () => {
-    const order = createOrder(
-      { currency: "EUR", items: [{ productId: "sku-1", quantity: 1, unitPrice: 100 }] },
-      {
-        orderId: "o-1",
-        userId: "u",
-        userVerified: true,
-        correlationId: "c",
-        paymentTimeoutMs: 1000,
-        now: new Date(),
-      },
-    );
-    assert.ok(isValidOrderEvent(order.outbox[0]!.event));
-    assert.ok(
-      isValidOrderEvent(makeEvent("OrderCancelled", "o-1", { userId: "u", reason: "payment-failed" })),
-    );
-    assert.ok(!isValidOrderEvent({ ...order.outbox[0]!.event, extra: 1 }));
-  });
-});
-
-describe("payment event parsing", () => {
-  const good = makeEvent("PaymentSucceeded", "o-1", { paymentId: "p-1", amount: 100, currency: "EUR" });
-
-  test("a valid event parses", () => {
-    const res = parsePaymentEvent(JSON.stringify(good), "o-1");
-    assert.equal(res.ok, true);
-  });
-
-  const cases: [string, string, string | undefined, RegExp][] = [
-    ["truncated", JSON.stringify(good).slice(0, 20), "o-1", /unparsable-json/],
-    ["not JSON", "hello", "o-1", /unparsable-json/],
-    ["an array", "[1,2]", "o-1", /not-an-object/],
-    ["an unknown type", JSON.stringify({ ...good, type: "PaymentMaybe" }), "o-1", /unknown-event-type/],
-    ["a wrong version", JSON.stringify({ ...good, version: 2 }), "o-1", /unsupported-version/],
-    [
-      "a missing field",
-      JSON.stringify({ ...good, payload: { amount: 1, currency: "EUR" } }),
-      "o-1",
-      /schema-invalid/,
-    ],
-    [
-      "a negative amount",
-      JSON.stringify({ ...good, payload: { ...good.payload, amount: -5 } }),
-      "o-1",
-      /schema-invalid/,
-    ],
-    ["an operator object", JSON.stringify({ ...good, orderId: { $ne: "x" } }), undefined, /schema-invalid/],
-    ["an extra field", JSON.stringify({ ...good, admin: true }), "o-1", /schema-invalid/],
-    ["a bad date", JSON.stringify({ ...good, occurredAt: "yesterday" }), "o-1", /schema-invalid/],
-    ["a key that is not the order", JSON.stringify(good), "o-2", /key-mismatch/],
-    [
-      "a huge message",
-      JSON.stringify({ ...good, pad: "x".repeat(MAX_MESSAGE_BYTES) }),
-      "o-1",
-      /message-too-large/,
-    ],
-  ];
-  for (const [name, raw, key, reason] of cases) {
-    test(`refuses ${name}`, () => {
-      const res = parsePaymentEvent(raw, key);
-      assert.equal(res.ok, false);
-      if (!res.ok) assert.match(res.reason, reason);
-    });
+  interface Doc {
+    info: { description: string };
+    channels: Record<string, { description?: string }>;
+    components: {
+      messages: Record<
+        string,
+        {
+          description?: string;
+          "x-max-bytes"?: number;
+          headers: {
+            required?: string[];
+            properties: Record<string, { pattern?: string; description?: string }>;
+          };
+          bindings?: { kafka: { key: { description: string } } };
+        }
+      >;
+    };
   }
+  const doc = () => parse(readFileSync(ASYNCAPI_PATH, "utf8")) as Doc;
+
+  test("payment messages: the headers it requires are the ones the consumer enforces", () => {
+    const ajv = new Ajv({ strict: false });
+    const headerCases: [string, Record<string, string>][] = [
+      ["none", {}],
+      [
+        "good",
+        { "event-type": "PaymentSucceeded", "content-type": "application/json", "correlation-id": "c" },
+      ],
+      ["no correlation-id", { "event-type": "PaymentSucceeded", "content-type": "application/json" }],
+      ["no event-type", { "content-type": "application/json", "correlation-id": "c" }],
+      [
+        "text/plain",
+        { "event-type": "PaymentSucceeded", "content-type": "text/plain", "correlation-id": "c" },
+      ],
+      [
+        "contradicting type",
+        { "event-type": "PaymentFailed", "content-type": "application/json", "correlation-id": "c" },
+      ],
+      [
+        "long id",
+        {
+          "event-type": "PaymentSucceeded",
+          "content-type": "application/json",
+          "correlation-id": "c".repeat(201),
+        },
+      ],
+      [
+        "traceparent",
+        {
+          "event-type": "PaymentSucceeded",
+          "content-type": "application/json",
+          "correlation-id": "c",
+          traceparent: "x",
+        },
+      ],
+    ];
+    const event = makeEvent(
+      "PaymentSucceeded",
+      "o-1",
+      { paymentId: "p", amount: 1, currency: "EUR" },
+      systemSource(),
+    );
+    const validate = ajv.compile(doc().components.messages.PaymentSucceeded!.headers);
+    for (const [name, headers] of headerCases) {
+      const checked = checkPaymentMessage({
+        key: Buffer.from("o-1"),
+        value: Buffer.from(JSON.stringify(event)),
+        headers: Object.entries(headers).map(([n, v]) => [n, Buffer.from(v)]),
+      });
+      assert.equal(validate(headers), checked.ok, `document and consumer agree on headers: ${name}`);
+    }
+  });
+
+  test("it states the key rule, the size limit, every dead-letter reason, the DLQ headers and at-least-once delivery", () => {
+    const d = doc();
+    const messages = d.components.messages;
+    for (const name of ["PaymentSucceeded", "PaymentFailed", "PaymentRefunded"]) {
+      const m = messages[name]!;
+      assert.match(m.bindings!.kafka.key.description, /must equal payload orderId.*key-mismatch/);
+      assert.equal(m["x-max-bytes"], MAX_MESSAGE_BYTES);
+      assert.ok(m.description && m.description.length > 40, `${name} says what the service does with it`);
+    }
+    assert.match(
+      messages.PaymentSucceeded!.description!,
+      /confirms its order or is refunded, exactly once per paymentId/,
+    );
+    assert.match(messages.PaymentSucceeded!.description!, /currency-mismatch/);
+    assert.match(messages.PaymentRefunded!.description!, /refund/);
+    const dlq = messages.DeadLetter!;
+    assert.deepEqual(dlq.headers.required, [
+      "dlq-reason",
+      "dlq-source-topic",
+      "dlq-source-partition",
+      "dlq-source-offset",
+    ]);
+    assert.match(
+      String((dlq.headers as { description?: string }).description),
+      /original message's headers, unchanged/,
+    );
+    assert.match(dlq.bindings!.kafka.key.description, /null/);
+    const reason = new RegExp(dlq.headers.properties["dlq-reason"]!.pattern!);
+    for (const r of [...Object.keys(MESSAGE_REFUSALS), ...Object.keys(SAGA_REFUSALS)]) {
+      assert.match(r, reason);
+      assert.match(`${r}: detail`, reason);
+      assert.match(dlq.headers.properties["dlq-reason"]!.description!, new RegExp(`${r} \\(`));
+    }
+    assert.doesNotMatch("something-else", reason);
+    assert.match(d.channels.orderEvents!.description!, /at least once.*same eventId/s);
+    for (const name of Object.keys(ORDER_EVENT_SCHEMAS))
+      assert.match(messages[name]!.description!, /deduplicates by eventId/);
+  });
+
+  test("the events the saga writes satisfy the order-event schemas", () => {
+    const { events } = createOrder(
+      { currency: "EUR", items: [{ productId: "sku-1", quantity: 1, unitPrice: 100 }] },
+      { orderId: "o-1", userId: "u", userVerified: true, correlationId: "c", paymentTimeoutMs: 1000 },
+      systemSource(),
+    );
+    assert.ok(isValidOrderEvent(events[0]));
+    assert.ok(
+      isValidOrderEvent(
+        makeEvent("OrderCancelled", "o-1", { userId: "u", reason: "payment-failed" }, systemSource()),
+      ),
+    );
+    assert.ok(!isValidOrderEvent({ ...events[0], extra: 1 }));
+  });
 });
 
 describe("openapi", () => {

@@ -10,6 +10,7 @@ const msg = (key: string, offset: number): ReceivedMessage => ({
   topic: "t",
   partition: 0,
   offset: String(offset),
+  raw: { key: Buffer.from(key), value: Buffer.from(String(offset)), headers: [] },
 });
 
 const options = { concurrency: 8, stopping: () => false, retryDelayMs: () => 1 };

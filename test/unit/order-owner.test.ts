@@ -35,13 +35,14 @@ test("nodes agree on each order's owner and on one leader per task, also after a
     (nodeID) => new ServiceBroker({ nodeID, namespace, transporter: "Fake", logger: false }),
   );
   for (const broker of brokers) {
-    broker.createService({ name: "orders", actions: { applyChange: () => true, countByStatus: () => ({}) } });
+    broker.createService({ name: "order-store", actions: { write: () => true } });
+    broker.createService({ name: "orders", actions: { countByStatus: () => ({}) } });
   }
   try {
     await Promise.all(brokers.map((b) => b.start()));
-    await Promise.all(brokers.map((b) => b.waitForServices({ name: "orders" })));
+    await Promise.all(brokers.map((b) => b.waitForServices(["order-store", "orders"])));
     const seesAll = (b: ServiceBroker, n: number) =>
-      (b.registry.getActionEndpoints("orders.applyChange") as unknown as { endpoints: unknown[] }).endpoints
+      (b.registry.getActionEndpoints("order-store.write") as unknown as { endpoints: unknown[] }).endpoints
         .length === n;
     for (let i = 0; i < 50 && !brokers.every((b) => seesAll(b, 3)); i++)
       await new Promise((r) => setTimeout(r, 20));
