@@ -5,7 +5,9 @@ import dev.orders.peer.order.Order;
 import dev.orders.peer.order.OutboxEntry;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,7 +18,9 @@ import org.springframework.stereotype.Component;
 
 /**
  * Publishes an order's outbox right after the write that filled it, then takes the sent entries
- * out of the document. A failed send leaves them in place for the sweep to publish again.
+ * out of the document. A failed send leaves them in place for the sweep to publish again. An
+ * entry already on its way (the payment result came back before its mark, and the confirmation's
+ * write still carries it) is not sent a second time by this instance.
  */
 @Component
 public class OutboxRelay {
@@ -26,6 +30,7 @@ public class OutboxRelay {
   private final OutboxMarks marks;
   private final TaskExecutor executor;
   private final String topic;
+  private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
 
   public OutboxRelay(
       KafkaTemplate<String, String> kafka,
@@ -39,20 +44,20 @@ public class OutboxRelay {
   }
 
   public void publish(Order order) {
-    List<OutboxEntry> entries = order.getOutbox();
+    List<OutboxEntry> entries = order.getOutbox().stream().filter(e -> inFlight.add(e.eventId())).toList();
     if (entries.isEmpty()) return;
     var sends =
         entries.stream().map(e -> kafka.send(record(order.getId(), e))).toArray(CompletableFuture[]::new);
     String id = order.getId();
-    Long version = order.getVersion();
     List<String> ids = entries.stream().map(OutboxEntry::eventId).toList();
     // Not on the producer's I/O thread: the mark is a blocking store write.
     CompletableFuture.allOf(sends)
-        .thenRunAsync(() -> marks.markSent(id, version, entries, ids), executor)
-        .exceptionally(
-            err -> {
-              log.warn("outbox of order {} not published yet, the sweep will retry: {}", id, err.toString());
-              return null;
+        .thenRunAsync(() -> marks.markSent(id, entries), executor)
+        .whenComplete(
+            (done, err) -> {
+              ids.forEach(inFlight::remove);
+              if (err != null)
+                log.warn("outbox of order {} not published yet, the sweep will retry: {}", id, err.toString());
             });
   }
 

@@ -2,15 +2,15 @@ package dev.orders.peer.order;
 
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import org.springframework.data.annotation.Id;
-import org.springframework.data.annotation.Version;
 import org.springframework.data.mongodb.core.mapping.Document;
 
 /**
  * The order aggregate, stored as one document together with its outbox: the state change and the
- * events it causes are one write. Spring Data's {@code @Version} makes every save a compare-and-set.
+ * events it causes are one write. {@code version} is the API's (1 when placed, +1 per change);
+ * it is not Spring Data's {@code @Version}, whose save filters on {@code _id} and the version, a
+ * collection scan on FerretDB: writes are serialized by {@link OrderLocks} instead.
  */
 @Document("orders")
 public class Order {
@@ -24,7 +24,7 @@ public class Order {
   String currency;
   OrderStatus status;
   String reason;
-  @Version Long version;
+  long version;
   List<Transition> history = new ArrayList<>();
   boolean userVerified;
   String idempotencyKey;
@@ -34,8 +34,6 @@ public class Order {
   boolean stockHeld;
   Refund refund;
   List<OutboxEntry> outbox = new ArrayList<>();
-  /** Outbox size, kept as a field so that the sweep can query it. */
-  int outboxPending;
   List<String> seenEventIds = new ArrayList<>();
   String correlationId;
   Instant createdAt;
@@ -61,6 +59,7 @@ public class Order {
     o.total = items.stream().mapToLong(i -> i.unitPrice() * i.quantity()).sum();
     o.currency = currency;
     o.status = OrderStatus.PENDING;
+    o.version = 1;
     o.userVerified = userVerified;
     o.idempotencyKey = idempotencyKey;
     o.requestHash = requestHash;
@@ -106,13 +105,11 @@ public class Order {
 
   void append(OutboxEntry entry) {
     outbox.add(entry);
-    outboxPending = outbox.size();
   }
 
-  /** Takes the published entries out of the outbox. */
-  public void sent(Collection<String> eventIds) {
-    outbox.removeIf(e -> eventIds.contains(e.eventId()));
-    outboxPending = outbox.size();
+  /** A state change was applied: the next version. */
+  void changed() {
+    version++;
   }
 
   boolean seen(String eventId) {
@@ -160,15 +157,11 @@ public class Order {
     return List.copyOf(outbox);
   }
 
-  public Long getVersion() {
-    return version;
-  }
-
   public String getRequestHash() {
     return requestHash;
   }
 
-  /** What a client may see: no outbox, no bookkeeping. The API's versions start at 1, Spring Data's at 0. */
+  /** What a client may see: no outbox, no bookkeeping. */
   public OrderView view() {
     return new OrderView(
         id,
@@ -178,7 +171,7 @@ public class Order {
         currency,
         status,
         reason,
-        version == null ? 1 : version + 1,
+        version,
         List.copyOf(history),
         userVerified,
         paymentDeadline,

@@ -21,7 +21,6 @@ import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DuplicateKeyException;
-import org.springframework.dao.OptimisticLockingFailureException;
 import org.springframework.data.domain.Page;
 import org.springframework.data.domain.PageRequest;
 import org.springframework.data.domain.Sort;
@@ -37,7 +36,6 @@ import org.springframework.web.server.ResponseStatusException;
 @Service
 public class OrderSaga {
   private static final Logger log = LoggerFactory.getLogger(OrderSaga.class);
-  private static final int CONFLICT_RETRIES = 5;
 
   public record Placed(OrderView order, boolean replayed) {}
 
@@ -51,6 +49,7 @@ public class OrderSaga {
   }
 
   private final OrderRepository orders;
+  private final OrderLocks locks;
   private final UserDirectory users;
   private final StockReservations stock;
   private final OrderEvents events;
@@ -59,12 +58,14 @@ public class OrderSaga {
 
   public OrderSaga(
       OrderRepository orders,
+      OrderLocks locks,
       UserDirectory users,
       StockReservations stock,
       OrderEvents events,
       OutboxRelay relay,
       OrdersProperties properties) {
     this.orders = orders;
+    this.locks = locks;
     this.users = users;
     this.stock = stock;
     this.events = events;
@@ -134,8 +135,9 @@ public class OrderSaga {
     return new Placed(existing.view(), true);
   }
 
+  /** By {@code _id} alone, the owner checked here: FerretDB scans for {@code {_id, userId}}. */
   public Optional<OrderView> get(String userId, String id) {
-    return orders.findByIdAndUserId(id, userId).map(Order::view);
+    return orders.findById(id).filter(o -> o.getUserId().equals(userId)).map(Order::view);
   }
 
   public Page<OrderView> list(String userId, OrderStatus status, int page, int pageSize) {
@@ -269,24 +271,28 @@ public class OrderSaga {
   }
 
   /**
-   * Read, change, compare-and-set; read again on a conflict. Publishes the outbox and releases
-   * stock after a write that asked for it. Null when there is no such order.
+   * Read, change and write under the order's lock, so no other writer of this instance comes in
+   * between (the write is by {@code _id}: {@link OrderLocks}). Publishes the outbox and releases
+   * stock after a write that asked for it, outside the lock. Null when there is no such order.
    */
   private Order change(String id, Function<Order, Boolean> mutation) {
-    for (int attempt = 1; ; attempt++) {
-      Order order = orders.findById(id).orElse(null);
-      if (order == null) return null;
-      if (!mutation.apply(order)) return order;
-      try {
-        Order saved = orders.save(order);
-        relay.publish(saved);
-        if (saved.getStatus() == OrderStatus.CANCELLED && saved.isStockHeld()) releaseStock(id);
-        return saved;
-      } catch (OptimisticLockingFailureException conflict) {
-        if (attempt >= CONFLICT_RETRIES) throw conflict;
-      }
-    }
+    Outcome outcome =
+        locks.withLock(
+            id,
+            () -> {
+              Order order = orders.findById(id).orElse(null);
+              if (order == null || !mutation.apply(order)) return new Outcome(order, false);
+              order.changed();
+              return new Outcome(orders.save(order), true);
+            });
+    Order order = outcome.order();
+    if (!outcome.written()) return order;
+    relay.publish(order);
+    if (order.getStatus() == OrderStatus.CANCELLED && order.isStockHeld()) releaseStock(id);
+    return order;
   }
+
+  private record Outcome(Order order, boolean written) {}
 
   private void releaseQuietly(String id) {
     try {

@@ -37,7 +37,7 @@ public class SagaSweep {
         new Criteria()
             .orOperator(
                 Criteria.where("status").is(OrderStatus.PENDING).and("paymentDeadline").lt(now),
-                Criteria.where("outboxPending").gt(0).and("updatedAt").lt(settled),
+                Criteria.where("outbox.0").exists(true).and("updatedAt").lt(settled),
                 Criteria.where("status").is(OrderStatus.CANCELLED).and("stockHeld").is(true).and("updatedAt").lt(settled));
     for (Order order : mongo.find(Query.query(due).limit(BATCH), Order.class)) {
       try {
