@@ -1,0 +1,7 @@
+package dev.orders.peer.order;
+
+public enum OrderStatus {
+  PENDING,
+  CONFIRMED,
+  CANCELLED
+}

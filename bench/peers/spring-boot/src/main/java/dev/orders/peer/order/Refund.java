@@ -1,0 +1,5 @@
+package dev.orders.peer.order;
+
+import java.time.Instant;
+
+public record Refund(String paymentId, Instant requestedAt, Instant completedAt) {}
