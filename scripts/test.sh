@@ -29,4 +29,4 @@ if [ ${#files[@]} -eq 0 ]; then
   mapfile -t files < <(for dir in unit component contract integration e2e chaos; do find "test/$dir" -name '*.test.ts' 2>/dev/null | sort; done)
 fi
 echo "== tests (node $(node --version), ${#files[@]} files)"
-node --import tsx --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec "${files[@]}"
+node --import tsx --test --test-concurrency=1 --test-timeout=600000 --test-force-exit --test-reporter=spec "${files[@]}"
