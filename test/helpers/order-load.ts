@@ -12,6 +12,8 @@ export interface LoadResult {
   ids: string[];
   /** Every answer the clients got, by status ("network" for no answer). */
   statuses: Record<string, number>;
+  /** When a client last got an error (any answer but 200/202, or none): the recovery's end. */
+  lastErrorAt?: number;
 }
 
 export async function placeOrders(
@@ -24,6 +26,7 @@ export async function placeOrders(
 ): Promise<LoadResult> {
   const ids: string[] = [];
   const statuses: Record<string, number> = {};
+  let lastErrorAt: number | undefined;
   const names = [...cluster.nodes.keys()];
   const placeOne = async (i: number) => {
     const key = `${tag}-${i}`;
@@ -42,8 +45,10 @@ export async function placeOrders(
           ids.push(res.body.id);
           return;
         }
+        lastErrorAt = Date.now();
       } catch {
         statuses.network = (statuses.network ?? 0) + 1;
+        lastErrorAt = Date.now();
       }
       await sleep(500);
     }
@@ -56,7 +61,7 @@ export async function placeOrders(
     await sleep(loadMs / count);
   }
   await Promise.all([...pending, faulted]);
-  return { ids, statuses };
+  return lastErrorAt === undefined ? { ids, statuses } : { ids, statuses, lastErrorAt };
 }
 
 /** One row of a chaos table from a checker verdict. */
