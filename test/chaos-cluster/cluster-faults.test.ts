@@ -12,11 +12,11 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CheckerSources, checkWhenSettled, printVerdict } from "../helpers/checker";
+import { type CheckerSources, checkWhenSettled, printVerdict, readOrderEvents } from "../helpers/checker";
 import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
 import { token } from "../helpers/jwt";
-import { type LoadResult, placeOrders, verdictRow } from "../helpers/order-load";
+import { type LoadResult, orderLags, placeOrders, verdictRow } from "../helpers/order-load";
 import { startWorld, type World } from "../helpers/world";
 
 const ROOT = join(__dirname, "..", "..");
@@ -41,6 +41,11 @@ const LOAD_MS = Number(process.env.CLUSTER_CHAOS_LOAD_MS ?? "20000");
 const FAULT_AT_MS = 5_000;
 /** Longer than the Moleculer heartbeat timeout (6 s, moleculer.config.ts). */
 const NODE_PAUSE_MS = 10_000;
+/**
+ * An order slower than this from OrderCreated to its terminal event in the log was held up by the
+ * fault (without one: the payment simulator's 0.2–1.5 s plus a publication, well under 1 s).
+ */
+const HELD_UP_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const infra = (...args: string[]): string =>
@@ -110,6 +115,10 @@ describe("chaos on the cluster: 3 Kafka brokers, 3 NATS servers, 3 service nodes
     );
     const verdict = await checkWhenSettled(sources, load.ids, 180_000);
     const settledAt = Date.now();
+    const lags = orderLags(await readOrderEvents(sources.kafkaBrokers, sources.orderEventsTopic), load.ids);
+    const heldUp = lags.filter((l) => l.doneAt - l.createdAt > HELD_UP_MS);
+    const slowest = Math.max(0, ...lags.map((l) => l.doneAt - l.createdAt));
+    const recoveredAt = Math.max(faultAt, load.lastErrorAt ?? 0, ...heldUp.map((l) => l.doneAt));
     for (const name of down) infra("start", name);
     down.clear();
     printVerdict(fault, verdict);
@@ -121,6 +130,9 @@ describe("chaos on the cluster: 3 Kafka brokers, 3 NATS servers, 3 service nodes
       "client errors": JSON.stringify(errors),
       "errors until (s after fault)":
         load.lastErrorAt === undefined ? "-" : ((load.lastErrorAt - faultAt) / 1000).toFixed(1),
+      "held up > 5 s": heldUp.length,
+      "slowest order (s)": (slowest / 1000).toFixed(1),
+      "recovered (s after fault)": ((recoveredAt - faultAt) / 1000).toFixed(1),
       "settled (s after fault)": ((settledAt - faultAt) / 1000).toFixed(1),
     });
     assert.equal(verdict.accepted, orders, "every order accepted, once");

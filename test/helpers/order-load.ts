@@ -1,7 +1,7 @@
 // Open load through every gateway of a cluster for the chaos tests: `count` orders spread over
 // `loadMs`, each sent to one node and retried with its Idempotency-Key on the next one after a
 // failure (a paused or cut node's gateway answers late or 5xx). A fault runs alongside.
-import type { Verdict } from "./checker";
+import type { LoggedEvent, Verdict } from "./checker";
 import type { Cluster } from "./cluster";
 import { call } from "./http";
 
@@ -83,4 +83,35 @@ export function verdictRow(label: Record<string, unknown>, verdict: Verdict, loa
     unsettled: verdict.count("unsettled"),
     "client answers": JSON.stringify(load.statuses),
   };
+}
+
+export interface Lag {
+  orderId: string;
+  /** When its OrderCreated was decided (ms). */
+  createdAt: number;
+  /** When its first terminal event reached the log (ms). */
+  doneAt: number;
+}
+
+/**
+ * Each accepted order's time through the whole pipeline, from the `orders.events` log: from the
+ * decision of its OrderCreated to its first OrderConfirmed/OrderCancelled in the log. What a fault
+ * held up shows here even when no client saw an error. Orders without both events are left out
+ * (the checker's verdict counts those).
+ */
+export function orderLags(events: LoggedEvent[], ids: string[]): Lag[] {
+  const wanted = new Set(ids);
+  const created = new Map<string, number>();
+  const done = new Map<string, number>();
+  for (const e of events) {
+    if (!wanted.has(e.orderId)) continue;
+    if (e.type === "OrderCreated" && e.occurredAt && !created.has(e.orderId))
+      created.set(e.orderId, Date.parse(e.occurredAt));
+    if ((e.type === "OrderConfirmed" || e.type === "OrderCancelled") && e.loggedAt !== undefined)
+      done.set(e.orderId, Math.min(done.get(e.orderId) ?? Number.POSITIVE_INFINITY, e.loggedAt));
+  }
+  return [...created].flatMap(([orderId, createdAt]) => {
+    const doneAt = done.get(orderId);
+    return doneAt === undefined ? [] : [{ orderId, createdAt, doneAt }];
+  });
 }
