@@ -6,7 +6,7 @@
 // (test/helpers/checker.ts: the orders.events log, the store, the simulators' ledgers).
 // Lost, doubled and illegal must be 0 (and nothing in disagreement or left unsettled).
 //
-// Not part of `scripts/test.sh`'s default run (it needs the clustered servers and ~10 minutes):
+// Not part of `scripts/test.sh`'s default run (it needs the clustered servers and ~6 minutes):
 // `npm run chaos:cluster` starts them (INFRA_KAFKA_BROKERS=3 INFRA_NATS_NODES=3) and runs it.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
