@@ -20,6 +20,10 @@ export interface LoggedEvent {
   eventId: string;
   type: string;
   orderId: string;
+  /** When the service decided it (the event's own `occurredAt`); for timings, not verdicts. */
+  occurredAt?: string;
+  /** When it reached the log (the Kafka message timestamp, ms). */
+  loggedAt?: number;
 }
 
 export interface StoredFacts {
@@ -207,7 +211,13 @@ export async function readOrderEvents(brokers: string[], topic: string): Promise
             if (end === undefined) return;
             if (BigInt(message.offset) < end && message.value) {
               const e = JSON.parse(message.value.toString()) as LoggedEvent;
-              out.push({ eventId: e.eventId, type: e.type, orderId: e.orderId });
+              out.push({
+                eventId: e.eventId,
+                type: e.type,
+                orderId: e.orderId,
+                ...(e.occurredAt ? { occurredAt: e.occurredAt } : {}),
+                loggedAt: Number(message.timestamp),
+              });
             }
             if (BigInt(message.offset) + 1n >= end) remaining.delete(partition);
             if (remaining.size === 0) {

@@ -38,6 +38,8 @@ export interface ClusterOptions {
   extraEnv?: Record<string, string>;
   /** What a node runs: the TypeScript entry through tsx (default), or compiled JS (the benchmark). */
   nodeArgs?: string[];
+  /** Replicas of the test topics: 1 on the single broker, 3 on a cluster (test/chaos-cluster). */
+  replicationFactor?: number;
 }
 
 let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
@@ -64,14 +66,15 @@ export class Cluster {
 
   async createTopics(): Promise<void> {
     const admin = this.kafka().admin();
+    const replicationFactor = this.options.replicationFactor ?? 1;
     await admin.connect();
     try {
       await admin.createTopics({
         waitForLeaders: true,
         topics: [
-          { topic: this.topics.orderEvents, numPartitions: 3, replicationFactor: 1 },
-          { topic: this.topics.paymentEvents, numPartitions: 3, replicationFactor: 1 },
-          { topic: this.topics.paymentDeadLetters, numPartitions: 1, replicationFactor: 1 },
+          { topic: this.topics.orderEvents, numPartitions: 3, replicationFactor },
+          { topic: this.topics.paymentEvents, numPartitions: 3, replicationFactor },
+          { topic: this.topics.paymentDeadLetters, numPartitions: 1, replicationFactor },
         ],
       });
     } finally {

@@ -1,7 +1,7 @@
 // Open load through every gateway of a cluster for the chaos tests: `count` orders spread over
 // `loadMs`, each sent to one node and retried with its Idempotency-Key on the next one after a
 // failure (a paused or cut node's gateway answers late or 5xx). A fault runs alongside.
-import type { Verdict } from "./checker";
+import type { LoggedEvent, Verdict } from "./checker";
 import type { Cluster } from "./cluster";
 import { call } from "./http";
 
@@ -12,6 +12,8 @@ export interface LoadResult {
   ids: string[];
   /** Every answer the clients got, by status ("network" for no answer). */
   statuses: Record<string, number>;
+  /** When a client last got an error (any answer but 200/202, or none): the recovery's end. */
+  lastErrorAt?: number;
 }
 
 export async function placeOrders(
@@ -24,6 +26,7 @@ export async function placeOrders(
 ): Promise<LoadResult> {
   const ids: string[] = [];
   const statuses: Record<string, number> = {};
+  let lastErrorAt: number | undefined;
   const names = [...cluster.nodes.keys()];
   const placeOne = async (i: number) => {
     const key = `${tag}-${i}`;
@@ -42,8 +45,10 @@ export async function placeOrders(
           ids.push(res.body.id);
           return;
         }
+        lastErrorAt = Date.now();
       } catch {
         statuses.network = (statuses.network ?? 0) + 1;
+        lastErrorAt = Date.now();
       }
       await sleep(500);
     }
@@ -56,7 +61,7 @@ export async function placeOrders(
     await sleep(loadMs / count);
   }
   await Promise.all([...pending, faulted]);
-  return { ids, statuses };
+  return lastErrorAt === undefined ? { ids, statuses } : { ids, statuses, lastErrorAt };
 }
 
 /** One row of a chaos table from a checker verdict. */
@@ -78,4 +83,35 @@ export function verdictRow(label: Record<string, unknown>, verdict: Verdict, loa
     unsettled: verdict.count("unsettled"),
     "client answers": JSON.stringify(load.statuses),
   };
+}
+
+export interface Lag {
+  orderId: string;
+  /** When its OrderCreated was decided (ms). */
+  createdAt: number;
+  /** When its first terminal event reached the log (ms). */
+  doneAt: number;
+}
+
+/**
+ * Each accepted order's time through the whole pipeline, from the `orders.events` log: from the
+ * decision of its OrderCreated to its first OrderConfirmed/OrderCancelled in the log. What a fault
+ * held up shows here even when no client saw an error. Orders without both events are left out
+ * (the checker's verdict counts those).
+ */
+export function orderLags(events: LoggedEvent[], ids: string[]): Lag[] {
+  const wanted = new Set(ids);
+  const created = new Map<string, number>();
+  const done = new Map<string, number>();
+  for (const e of events) {
+    if (!wanted.has(e.orderId)) continue;
+    if (e.type === "OrderCreated" && e.occurredAt && !created.has(e.orderId))
+      created.set(e.orderId, Date.parse(e.occurredAt));
+    if ((e.type === "OrderConfirmed" || e.type === "OrderCancelled") && e.loggedAt !== undefined)
+      done.set(e.orderId, Math.min(done.get(e.orderId) ?? Number.POSITIVE_INFINITY, e.loggedAt));
+  }
+  return [...created].flatMap(([orderId, createdAt]) => {
+    const doneAt = done.get(orderId);
+    return doneAt === undefined ? [] : [{ orderId, createdAt, doneAt }];
+  });
 }
