@@ -4,8 +4,6 @@
 // every order terminal and consistent with the payment decisions, no stock held for a cancelled
 // order. One table per fault is printed.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MongoClient } from "mongodb";
 import type { InventorySimulator } from "../../simulators/http/inventory-service";
@@ -13,19 +11,12 @@ import type { PaymentSimulator } from "../../simulators/payment/payment-simulato
 import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
 import { call, eventually } from "../helpers/http";
+import { infra, restartSkip } from "../helpers/infra-script";
 import { token } from "../helpers/jwt";
 import { startWorld, type World } from "../helpers/world";
 
-const ROOT = join(__dirname, "..", "..");
 const env = infraEnv();
-// Restarting servers needs the project's own infra script to own them.
-const managed = !!process.env.INFRA_DIR;
-const skip =
-  "skip" in env
-    ? env.skip
-    : !managed && process.env.CI !== "true"
-      ? "servers not started by scripts/infra.sh"
-      : false;
+const skip = restartSkip(env);
 const ORDERS_PER_FAULT = Number(process.env.CHAOS_ORDERS ?? "40");
 
 interface OrderDoc {
@@ -35,9 +26,6 @@ interface OrderDoc {
   stockHeld: boolean;
   refund?: unknown;
 }
-
-const infra = (...args: string[]) =>
-  execFileSync("bash", [join(ROOT, "scripts", "infra.sh"), ...args], { stdio: "ignore" });
 
 describe("chaos: faults while orders flow", { skip, timeout: 900_000 }, () => {
   let world: World;

@@ -3,26 +3,18 @@
 // Kafka; once it has, the payment service answers and they are confirmed. Verdict from the store
 // and the orders.events log.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Consumer } from "kafkajs";
 import { MongoClient } from "mongodb";
 import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
 import { call, eventually } from "../helpers/http";
+import { infra, restartSkip } from "../helpers/infra-script";
 import { token } from "../helpers/jwt";
 import { startWorld, type World } from "../helpers/world";
 
-const ROOT = join(__dirname, "..", "..");
 const env = infraEnv();
-const managed = !!process.env.INFRA_DIR;
-const skip =
-  "skip" in env
-    ? env.skip
-    : !managed && process.env.CI !== "true"
-      ? "servers not started by scripts/infra.sh"
-      : false;
+const skip = restartSkip(env);
 const TIMEOUT_MS = 4_000;
 interface OrderDoc {
   _id: string;
@@ -31,9 +23,6 @@ interface OrderDoc {
   history: { at: string }[];
   payments?: { outcome: string }[];
 }
-
-const infra = (...args: string[]) =>
-  execFileSync("bash", [join(ROOT, "scripts", "infra.sh"), ...args], { stdio: "ignore" });
 
 describe("the payment window during a Kafka outage", { skip, timeout: 300_000 }, () => {
   let world: World;
