@@ -259,10 +259,6 @@ export function enforceDeadline(order: Order, source: EventSource): Decision {
   return cancel(order, "payment-deadline", source);
 }
 
-export function isTerminal(order: Pick<Order, "status">): boolean {
-  return order.status !== "PENDING";
-}
-
 /** The order as a client may see it: no ledger, no internal bookkeeping. */
 export interface OrderView {
   id: string;

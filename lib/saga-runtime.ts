@@ -63,7 +63,7 @@ const compensations = compensationsOf(saga.steps);
 const recordStep = saga.steps.find((s): s is RecordStep => s.kind === "record")!;
 
 /** The participant is down, slow or its circuit is open: the step's `whenUnavailable` applies. */
-export function isUnavailable(err: unknown): boolean {
+function isUnavailable(err: unknown): boolean {
   const e = err as { code?: number; name?: string };
   return (
     e?.code === 502 ||
