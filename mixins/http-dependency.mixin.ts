@@ -1,17 +1,11 @@
-// Gives a proxy service one pooled HTTP client for its dependency, closed with the service.
-import type { ServiceBroker, ServiceSchema } from "moleculer";
+// Gives a proxy service one pooled HTTP client for its dependency, closed with the service, its
+// `stats` action, and the guards every call to the dependency wears (bulkhead, breaker).
+import type { ActionSchema, ServiceBroker, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
-import type { AttemptOutcome, RetryPolicy } from "../domain/resilience";
+import type { AttemptOutcome } from "../domain/resilience";
 import { businessMetrics } from "../lib/business-metrics";
+import type { Config } from "../lib/config";
 import { DependencyUnavailableError, HttpClient } from "../lib/http-client";
-
-export interface HttpDependencyOptions {
-  dependency: string;
-  baseUrl: string;
-  timeoutMs: number;
-  retry: RetryPolicy;
-  connections: number;
-}
 
 export interface HttpDependencyVars {
   http: HttpClient;
@@ -29,29 +23,50 @@ export function unavailable(err: unknown, dependency: string): never {
   throw err;
 }
 
-/** Per-action bulkhead: at most `concurrency` calls in flight to the dependency, the rest queue (bounded). */
-export function dependencyBulkhead(bulkhead: { concurrency: number; maxQueueSize: number }) {
-  return { enabled: true, concurrency: bulkhead.concurrency, maxQueueSize: bulkhead.maxQueueSize };
+/** An answer the dependency should not give (a 5xx, an unknown status): a fault, not a verdict. */
+export function dependencyFault(dependency: string, status: number): Errors.MoleculerError {
+  return new Errors.MoleculerError(`${dependency} answered ${status}`, 502, "DEPENDENCY_FAULT");
 }
 
 /**
- * Per-action breaker tuning for the proxies' actions. Moleculer honours threshold, minimum
- * requests and half-open time per action; the window is one broker-wide timer (CB_WINDOW_SECONDS).
+ * The guards of an action that calls the dependency. Bulkhead: at most `concurrency` calls in
+ * flight, the rest queue (bounded). Breaker: Moleculer honours threshold, minimum requests and
+ * half-open time per action; the window is one broker-wide timer (CB_WINDOW_SECONDS).
  */
-export function dependencyBreaker(breaker: {
-  threshold: number;
-  minRequestCount: number;
-  halfOpenMs: number;
-}) {
+export function guarded(config: Config): Pick<ActionSchema, "visibility" | "bulkhead" | "circuitBreaker"> {
+  const { bulkhead, breaker } = config;
   return {
-    threshold: breaker.threshold,
-    minRequestCount: breaker.minRequestCount,
-    halfOpenTime: breaker.halfOpenMs,
+    visibility: "public",
+    bulkhead: { enabled: true, concurrency: bulkhead.concurrency, maxQueueSize: bulkhead.maxQueueSize },
+    circuitBreaker: {
+      threshold: breaker.threshold,
+      minRequestCount: breaker.minRequestCount,
+      halfOpenTime: breaker.halfOpenMs,
+    },
   };
 }
 
-export function httpDependencyMixin(options: HttpDependencyOptions): Partial<ServiceSchema> {
+export function httpDependencyMixin(
+  config: Config,
+  dependency: string,
+  baseUrl: string,
+): Partial<ServiceSchema> {
+  const options = {
+    baseUrl,
+    timeoutMs: config.httpTimeoutMs,
+    retry: config.retry,
+    connections: config.bulkhead.concurrency,
+  };
   return {
+    actions: {
+      /** Retries so far, for operators (`call <proxy>.stats` in the REPL). */
+      stats: {
+        visibility: "public",
+        handler() {
+          return { retries: (this as unknown as HttpDependencyVars).retries };
+        },
+      },
+    },
     created() {
       const vars = this as unknown as HttpDependencyVars & {
         broker: ServiceBroker;
@@ -59,15 +74,12 @@ export function httpDependencyMixin(options: HttpDependencyOptions): Partial<Ser
       };
       vars.retries = 0;
       vars.http = new HttpClient({
-        name: options.dependency,
-        baseUrl: options.baseUrl,
-        timeoutMs: options.timeoutMs,
-        retry: options.retry,
-        connections: options.connections,
+        name: dependency,
+        ...options,
         onRetry: (attempt: number, outcome: AttemptOutcome) => {
           vars.retries++;
-          businessMetrics(vars.broker).retries.inc({ dependency: options.dependency });
-          vars.logger.warn({ attempt, outcome }, `retrying ${options.dependency} call`);
+          businessMetrics(vars.broker).retries.inc({ dependency: dependency });
+          vars.logger.warn({ attempt, outcome }, `retrying ${dependency} call`);
         },
       });
     },

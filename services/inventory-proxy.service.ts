@@ -2,24 +2,17 @@
 // reservation reserves once and a repeated release gives stock back once.
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
-import type { OrderItem } from "../domain/events";
+import type { ReleaseParams, ReleaseResult, ReserveParams, ReserveResult } from "../contracts/participants";
 import type { Config } from "../lib/config";
 import {
-  dependencyBreaker,
-  dependencyBulkhead,
+  dependencyFault,
+  guarded,
   type HttpDependencyVars,
   httpDependencyMixin,
   unavailable,
 } from "../mixins/http-dependency.mixin";
 
-export interface ReserveParams {
-  orderId: string;
-  items: Pick<OrderItem, "productId" | "quantity">[];
-}
-
-export interface ReleaseParams {
-  orderId: string;
-}
+const DEPENDENCY = "inventory-service";
 
 export function inventoryProxyService(
   config: Config,
@@ -27,27 +20,11 @@ export function inventoryProxyService(
 ): ServiceSchema<object, Record<string, never>, HttpDependencyVars> {
   return {
     name: "inventory-proxy",
-    mixins: [
-      httpDependencyMixin({
-        dependency: "inventory-service",
-        baseUrl,
-        timeoutMs: config.httpTimeoutMs,
-        retry: config.retry,
-        connections: config.bulkhead.concurrency,
-      }),
-    ],
+    mixins: [httpDependencyMixin(config, DEPENDENCY, baseUrl)],
     actions: {
-      stats: {
-        visibility: "public",
-        handler() {
-          return { retries: this.retries };
-        },
-      },
       reserve: {
-        visibility: "public",
-        bulkhead: dependencyBulkhead(config.bulkhead),
-        circuitBreaker: dependencyBreaker(config.breaker),
-        async handler(ctx: Context<ReserveParams>): Promise<{ reserved: true }> {
+        ...guarded(config),
+        async handler(ctx: Context<ReserveParams>): Promise<ReserveResult> {
           try {
             const res = await this.http.request<{ status?: string; error?: string; productId?: string }>(
               "POST",
@@ -64,21 +41,15 @@ export function inventoryProxyService(
                 productId: res.body?.productId,
               });
             }
-            throw new Errors.MoleculerError(
-              `inventory-service answered ${res.status}`,
-              502,
-              "DEPENDENCY_FAULT",
-            );
+            throw dependencyFault(DEPENDENCY, res.status);
           } catch (err) {
-            return unavailable(err, "inventory-service");
+            return unavailable(err, DEPENDENCY);
           }
         },
       },
       release: {
-        visibility: "public",
-        bulkhead: dependencyBulkhead(config.bulkhead),
-        circuitBreaker: dependencyBreaker(config.breaker),
-        async handler(ctx: Context<ReleaseParams>): Promise<{ released: true }> {
+        ...guarded(config),
+        async handler(ctx: Context<ReleaseParams>): Promise<ReleaseResult> {
           try {
             const res = await this.http.request(
               "DELETE",
@@ -86,13 +57,9 @@ export function inventoryProxyService(
             );
             // 404: nothing was ever reserved under this id, which is the state release wants.
             if (res.status === 200 || res.status === 204 || res.status === 404) return { released: true };
-            throw new Errors.MoleculerError(
-              `inventory-service answered ${res.status}`,
-              502,
-              "DEPENDENCY_FAULT",
-            );
+            throw dependencyFault(DEPENDENCY, res.status);
           } catch (err) {
-            return unavailable(err, "inventory-service");
+            return unavailable(err, DEPENDENCY);
           }
         },
       },

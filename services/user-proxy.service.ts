@@ -1,19 +1,16 @@
 // The User service behind a proxy: the saga asks "may this user order?" and gets a typed answer.
 import type { Context, ServiceSchema } from "moleculer";
-import { Errors } from "moleculer";
-import type { UserCheck } from "../domain/resilience";
+import type { CheckUserParams, CheckUserResult } from "../contracts/participants";
 import type { Config } from "../lib/config";
 import {
-  dependencyBreaker,
-  dependencyBulkhead,
+  dependencyFault,
+  guarded,
   type HttpDependencyVars,
   httpDependencyMixin,
   unavailable,
 } from "../mixins/http-dependency.mixin";
 
-export interface CheckUserParams {
-  id: string;
-}
+const DEPENDENCY = "user-service";
 
 interface UserBody {
   id: string;
@@ -26,28 +23,12 @@ export function userProxyService(
 ): ServiceSchema<object, Record<string, never>, HttpDependencyVars> {
   return {
     name: "user-proxy",
-    mixins: [
-      httpDependencyMixin({
-        dependency: "user-service",
-        baseUrl,
-        timeoutMs: config.httpTimeoutMs,
-        retry: config.retry,
-        connections: config.bulkhead.concurrency,
-      }),
-    ],
+    mixins: [httpDependencyMixin(config, DEPENDENCY, baseUrl)],
     actions: {
-      stats: {
-        visibility: "public",
-        handler() {
-          return { retries: this.retries };
-        },
-      },
       check: {
-        visibility: "public",
-        bulkhead: dependencyBulkhead(config.bulkhead),
-        circuitBreaker: dependencyBreaker(config.breaker),
+        ...guarded(config),
         params: { id: { type: "string", min: 1, max: 128 } },
-        async handler(ctx: Context<CheckUserParams>): Promise<UserCheck> {
+        async handler(ctx: Context<CheckUserParams>): Promise<CheckUserResult> {
           try {
             const res = await this.http.request<UserBody>(
               "GET",
@@ -60,9 +41,9 @@ export function userProxyService(
             }
             if (res.status === 404) return { kind: "refused", why: "unknown" };
             // Any other answer is a dependency fault, not a verdict on the user.
-            throw new Errors.MoleculerError(`user-service answered ${res.status}`, 502, "DEPENDENCY_FAULT");
+            throw dependencyFault(DEPENDENCY, res.status);
           } catch (err) {
-            return unavailable(err, "user-service");
+            return unavailable(err, DEPENDENCY);
           }
         },
       },
