@@ -112,14 +112,19 @@ export interface Summary {
 export function summarize(result: LoadResult, ok: (s: Sample) => boolean = (s) => s.status < 400): Summary {
   const good = result.samples.filter(ok);
   const ms = good.map((s) => s.ms).sort((a, b) => a - b);
+  return sortedSummary(ms, good.length / (result.durationMs / 1000), result.errors);
+}
+
+/** The summary of latencies already sorted ascending, one per request that counted. */
+export function sortedSummary(ms: number[], perSecond: number, errors: Record<string, number> = {}): Summary {
   return {
-    requests: good.length,
-    perSecond: good.length / (result.durationMs / 1000),
+    requests: ms.length,
+    perSecond,
     p50: percentile(ms, 50),
     p90: percentile(ms, 90),
     p99: percentile(ms, 99),
     max: ms.at(-1) ?? Number.NaN,
-    errors: result.errors,
+    errors,
   };
 }
 

@@ -15,7 +15,6 @@ import {
   readFileSync,
   renameSync,
   statSync,
-  writeFileSync,
 } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
@@ -24,14 +23,13 @@ import { infraEnv } from "../test/helpers/env";
 import { freePort } from "../test/helpers/http";
 import { token } from "../test/helpers/jwt";
 import { startWorld, type World } from "../test/helpers/world";
-import { closedLoad, type LoadResult, openLoad, percentile, type Summary, summarize } from "./load";
+import { closedLoad, type LoadResult, openLoad, type Summary, sortedSummary, summarize } from "./load";
 import { type ProcSample, sampleMachine, sampleProc, serverProcesses } from "./proc";
 import { fmt, printTable, type Ratio, type Row } from "./report";
-import { type Completion, observeSaga, placeOrders } from "./saga";
+import { ROOT, resultStamp, writeResult } from "./runner";
+import { type Completion, completionMs, observeSaga, placeOrders } from "./saga";
 
-const ROOT = join(__dirname, "..");
 const PEER_DIR = join(__dirname, "peers", "spring-boot");
-const RESULTS = join(__dirname, "results");
 const LOG_DIR = process.env.TEST_LOG_DIR ?? join("/tmp", "order-service-test-logs");
 /** Clock ticks of /proc/stat (USER_HZ): 100 per second on Linux. */
 const TICK_MS = 10;
@@ -367,14 +365,6 @@ interface RunResult {
   rows: Row[];
 }
 
-function completionMs(c: Completion): number[] {
-  return [...c.done.entries()]
-    .filter(([id]) => c.placed.has(id))
-    .map(([id, at]) => at - c.placed.get(id)!)
-    .filter((x) => x >= 0)
-    .sort((a, b) => a - b);
-}
-
 function cpuMs(before: (ProcSample | undefined)[], after: (ProcSample | undefined)[]): number {
   let ms = 0;
   before.forEach((b, i) => {
@@ -481,15 +471,11 @@ async function run(
     ).length;
     const completed = Math.max(1, doneInWindow);
     const name = `${side === "ours" ? "ours (Node, 1 process)" : "Spring Boot peer"} run ${round}, ${label}`;
-    const sagaSummary: Summary = {
-      requests: saga.length,
-      perSecond: doneInWindow / seconds,
-      p50: percentile(saga, 50),
-      p90: percentile(saga, 90),
-      p99: percentile(saga, 99),
-      max: saga.at(-1) ?? Number.NaN,
-      errors: incomplete > 0 ? { "not-completed": incomplete } : {},
-    };
+    const sagaSummary: Summary = sortedSummary(
+      saga,
+      doneInWindow / seconds,
+      incomplete > 0 ? { "not-completed": incomplete } : {},
+    );
     return {
       rows: [
         { name: `${name}: POST /api/v1/orders`, summary: post },
@@ -553,10 +539,9 @@ export async function peerMode(argv: readonly string[], launch: Omit<Launch, "ja
   printTable(rows, ratios);
   console.log("\nside by side (mean of each side's two runs; CPU, RSS and ready from the closed runs)");
   for (const line of sideBySide(closed, open)) console.log(line);
-  mkdirSync(RESULTS, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  writeFileSync(
-    join(RESULTS, `peer-${stamp}.json`),
+  const stamp = resultStamp();
+  writeResult(
+    `peer-${stamp}.json`,
     JSON.stringify({ mode: "peer", args, openRate: rate, closed, open, rows, ratios }, null, 2),
   );
   console.log(`\nresults: bench/results/peer-${stamp}.json`);

@@ -1,6 +1,7 @@
 // What the bench does to a service under test through its public interface only: places orders
 // over REST, and watches the saga's Kafka messages for when each order completed. Shared by the
-// modes of bench/run.ts and bench/peer.ts, so both sides are measured by the same code.
+// scenarios (bench/scenarios/) and the peer mode (bench/peer.ts), so both sides are measured by
+// the same code.
 import { Kafka, logLevel } from "kafkajs";
 import { request } from "undici";
 import type { Shot } from "./load";
@@ -15,6 +16,15 @@ export const body = (i: number) => ({
 export interface Completion {
   placed: Map<string, number>;
   done: Map<string, number>;
+}
+
+/** POST → completion of each order placed and completed, in ms, sorted. */
+export function completionMs(c: Completion): number[] {
+  return [...c.done.entries()]
+    .filter(([id]) => c.placed.has(id))
+    .map(([id, at]) => at - c.placed.get(id)!)
+    .filter((x) => x >= 0)
+    .sort((a, b) => a - b);
 }
 
 /** A shot that places order i and notes when it was accepted, for the completion latency. */
