@@ -109,9 +109,16 @@ describe("chaos on the cluster: 3 Kafka brokers, 3 NATS servers, 3 service nodes
     console.table(table);
     cluster?.nodes.get("c")?.process.kill("SIGCONT");
     ns?.heal("nats");
-    for (const name of down) infra("start", name);
-    await world?.stop();
-    await ns?.destroy();
+    // Whatever fails here, the nodes stop and the namespace goes (they outlive the test process).
+    try {
+      for (const name of down) infra("start", name);
+    } finally {
+      try {
+        await world?.stop();
+      } finally {
+        await ns?.destroy();
+      }
+    }
   });
 
   async function underLoad(
