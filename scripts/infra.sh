@@ -371,9 +371,14 @@ ports_of() { # every port the server listens on
   esac
 }
 
-listeners_on() { # pids listening on a TCP port
+# Pids listening on a TCP port where our servers' bind to 127.0.0.1 would collide: loopback or any
+# address. A listener on another address (a partition test's forwarder on a veth address,
+# test/helpers/netns.ts, that leads to this very server) is not in the way.
+listeners_on() { # <port>
   command -v ss >/dev/null || apt_install iproute2
-  ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true
+  ss -ltnpH "sport = :$1" 2>/dev/null |
+    awk '$4 ~ /^(127\.0\.0\.1|0\.0\.0\.0|\*|\[::\]|\[::ffff:127\.0\.0\.1\]):[0-9]+$/' |
+    grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true
 }
 
 kill_pid() { # <pid> <grace seconds>: SIGTERM, then SIGKILL after the grace period; waits until gone

@@ -6,16 +6,25 @@
 // (test/helpers/checker.ts: the orders.events log, the store, the simulators' ledgers).
 // Lost, doubled and illegal must be 0 (and nothing in disagreement or left unsettled).
 //
+// Node c runs in a network namespace of its own (test/helpers/netns.ts: every NATS server over one
+// veth pair, FerretDB, the Kafka brokers and the HTTP simulators over another), so that one fault
+// can cut it from the NATS cluster while it still reaches the store and Kafka: the partition, in
+// which c on one side and a and b on the other each believe they own the same orders. It needs root
+// (ip netns); without it c runs on loopback and that one fault is skipped, unless the suite was
+// asked for (CHAOS_CLUSTER_REQUIRED=1, as `npm run chaos:cluster` does), where that fails.
+//
 // Not part of `scripts/test.sh`'s default run (it needs the clustered servers and ~6 minutes):
 // `npm run chaos:cluster` starts them (INFRA_KAFKA_BROKERS=3 INFRA_NATS_NODES=3) and runs it.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CheckerSources, checkWhenSettled, printVerdict, readOrderEvents } from "../helpers/checker";
+import { checkWhenSettled, printVerdict, readOrderEvents } from "../helpers/checker";
 import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
+import { call, eventually } from "../helpers/http";
 import { token } from "../helpers/jwt";
+import { canMakeNetns, createNetns, type Netns, placeInNetns } from "../helpers/netns";
 import { type LoadResult, orderLags, placeOrders, verdictRow } from "../helpers/order-load";
 import { startWorld, type World } from "../helpers/world";
 
@@ -33,14 +42,23 @@ const skip =
     : clustered
       ? false
       : "needs the clustered servers of scripts/infra.sh (npm run chaos:cluster starts them)";
+const noNetns = canMakeNetns();
 // The suite is only ever run on purpose: asked for and not there is a failure, not a skip.
-if (skip && process.env.CHAOS_CLUSTER_REQUIRED === "1") assert.fail(`chaos:cluster ${skip}`);
+if (process.env.CHAOS_CLUSTER_REQUIRED === "1") {
+  if (skip) assert.fail(`chaos:cluster ${skip}`);
+  if (noNetns) assert.fail(`chaos:cluster: the partition ${noNetns}`);
+}
 
 const ORDERS = Number(process.env.CLUSTER_CHAOS_ORDERS ?? "200");
 const LOAD_MS = Number(process.env.CLUSTER_CHAOS_LOAD_MS ?? "20000");
 const FAULT_AT_MS = 5_000;
 /** Longer than the Moleculer heartbeat timeout (6 s, moleculer.config.ts). */
 const NODE_PAUSE_MS = 10_000;
+/** How long node c is cut from NATS (longer than the heartbeat timeout and the view guard's wait). */
+const CUT_MS = Number(process.env.CLUSTER_CHAOS_CUT_MS ?? "30000");
+/** Names and addresses of this suite's namespace (test/chaos/partition-fence.test.ts uses others). */
+const NETNS_PREFIX = process.env.NETNS_PREFIX ?? "hclus-";
+const NETNS_NET = process.env.NETNS_NET ?? "10.232";
 /**
  * An order slower than this from OrderCreated to its terminal event in the log was held up by the
  * fault (without one: the payment simulator's 0.2–1.5 s plus a publication, well under 1 s).
@@ -60,7 +78,8 @@ describe("chaos on the cluster: 3 Kafka brokers, 3 NATS servers, 3 service nodes
 }, () => {
   let world: World;
   let cluster: Cluster;
-  let sources: CheckerSources;
+  /** Node c's namespace (none without root: c then runs on loopback). */
+  let ns: Netns | undefined;
   let tok: string;
   /** Servers a fault left down, started again after its verdict (and in `after`, whatever happened). */
   const down = new Set<string>();
@@ -74,15 +93,14 @@ describe("chaos on the cluster: 3 Kafka brokers, 3 NATS servers, 3 service nodes
       { paymentTimeoutMs: 20_000, replicationFactor: 3, extraEnv: { LOG_LEVEL: "warn" } },
     );
     cluster = world.cluster;
-    await Promise.all(["a", "b", "c"].map((n) => cluster.startNode(n)));
+    if (!noNetns) ns = await createNetns(NETNS_PREFIX, NETNS_NET, Math.floor(Math.random() * 60));
+    const placement = ns && (await placeInNetns(ns, cluster.servers()));
+    await Promise.all([
+      cluster.startNode("a"),
+      cluster.startNode("b"),
+      cluster.startNode("c", undefined, placement),
+    ]);
     tok = await token("cluster-chaos");
-    sources = {
-      kafkaBrokers: env.kafkaBrokers.split(","),
-      orderEventsTopic: cluster.topics.orderEvents,
-      mongoUrl: cluster.mongoUrl,
-      payments: () => world.payment.ledger(),
-      reservations: () => world.inventory.reservations(),
-    };
   });
 
   after(async () => {
@@ -90,8 +108,17 @@ describe("chaos on the cluster: 3 Kafka brokers, 3 NATS servers, 3 service nodes
     console.log("\nchaos on the cluster");
     console.table(table);
     cluster?.nodes.get("c")?.process.kill("SIGCONT");
-    for (const name of down) infra("start", name);
-    await world?.stop();
+    ns?.heal("nats");
+    // Whatever fails here, the nodes stop and the namespace goes (they outlive the test process).
+    try {
+      for (const name of down) infra("start", name);
+    } finally {
+      try {
+        await world?.stop();
+      } finally {
+        await ns?.destroy();
+      }
+    }
   });
 
   async function underLoad(
@@ -113,9 +140,10 @@ describe("chaos on the cluster: 3 Kafka brokers, 3 NATS servers, 3 service nodes
         await inject();
       },
     );
-    const verdict = await checkWhenSettled(sources, load.ids, 180_000);
+    const verdict = await checkWhenSettled(world.checkerSources, load.ids, 180_000);
     const settledAt = Date.now();
-    const lags = orderLags(await readOrderEvents(sources.kafkaBrokers, sources.orderEventsTopic), load.ids);
+    const { kafkaBrokers, orderEventsTopic } = world.checkerSources;
+    const lags = orderLags(await readOrderEvents(kafkaBrokers, orderEventsTopic), load.ids);
     const heldUp = lags.filter((l) => l.doneAt - l.createdAt > HELD_UP_MS);
     const slowest = Math.max(0, ...lags.map((l) => l.doneAt - l.createdAt));
     const recoveredAt = Math.max(faultAt, load.lastErrorAt ?? 0, ...heldUp.map((l) => l.doneAt));
@@ -177,6 +205,24 @@ describe("chaos on the cluster: 3 Kafka brokers, 3 NATS servers, 3 service nodes
       c.process.kill("SIGCONT");
     });
     // The next fault starts with all three nodes seeing each other again.
+    await sleep(10_000);
+  });
+
+  test("cut node c from the NATS cluster for 30 s", { skip: noNetns }, async () => {
+    // c still reaches FerretDB and Kafka (and the clients reach its gateway): a and b declare it
+    // dead and take its orders, while c, hearing from no one, believes it owns every order.
+    await underLoad(`node c cut from NATS ${CUT_MS / 1000} s`, async () => {
+      ns!.cut("nats");
+      await sleep(CUT_MS);
+      ns!.heal("nats");
+    });
+    // The next fault starts with c back on NATS and all three nodes seeing each other again.
+    await eventually(
+      async () =>
+        (await call(cluster.nodes.get("c")!.url, "GET", "/ready")).status === 200 ? true : undefined,
+      60_000,
+      500,
+    );
     await sleep(10_000);
   });
 

@@ -7,11 +7,11 @@
 // runs it several times (`npm run chaos:fence` runs it once more after the pause runs).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { type CheckerSources, checkWhenSettled, printVerdict } from "../helpers/checker";
+import { checkWhenSettled, printVerdict } from "../helpers/checker";
 import type { Cluster } from "../helpers/cluster";
-import { infraEnv, withDatabase } from "../helpers/env";
+import { infraEnv } from "../helpers/env";
 import { token } from "../helpers/jwt";
-import { canMakeNetns, createNetns, type Netns } from "../helpers/netns";
+import { canMakeNetns, createNetns, type Netns, placeInNetns } from "../helpers/netns";
 import { placeOrders, verdictRow } from "../helpers/order-load";
 import { startWorld, type World } from "../helpers/world";
 
@@ -28,13 +28,11 @@ const CUT_MS = Number(process.env.PARTITION_CUT_MS ?? "30000");
 const NETNS_PREFIX = process.env.NETNS_PREFIX ?? "hfence-";
 const NETNS_NET = process.env.NETNS_NET ?? "10.231";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const portOf = (url: string) => Number(new URL(url.includes("://") ? url : `tcp://${url}`).port);
 
 describe("chaos: a node cut from NATS but not from the store and Kafka", { skip, timeout: 3_600_000 }, () => {
   let world: World;
   let cluster: Cluster;
   let ns: Netns | undefined;
-  let sources: CheckerSources;
   let tok: string;
   const table: Record<string, unknown>[] = [];
 
@@ -50,37 +48,9 @@ describe("chaos: a node cut from NATS but not from the store and Kafka", { skip,
     );
     cluster = world.cluster;
     ns = await createNetns(NETNS_PREFIX, NETNS_NET, Math.floor(Math.random() * 60));
-    const kafkaPorts = env.kafkaBrokers.split(",").map(portOf);
-    const natsPort = portOf(env.natsUrl);
-    const mongoPort = portOf(env.mongoUrl);
-    await ns.expose("nats", natsPort);
-    for (const port of [mongoPort, ...kafkaPorts, world.user.port, world.inventory.port])
-      await ns.expose("data", port);
-    await ns.loopbackInside(kafkaPorts);
-    const mongoUrl = new URL(cluster.mongoUrl);
-    mongoUrl.hostname = ns.dataHost;
-    await Promise.all([
-      cluster.startNode("a", undefined, {
-        exec: ns.exec,
-        host: ns.dataInside,
-        env: {
-          BIND_ADDRESS: "0.0.0.0",
-          NATS_URL: `nats://${ns.natsHost}:${natsPort}`,
-          MONGO_URL: withDatabase(mongoUrl.toString(), cluster.id),
-          USER_SERVICE_URL: `http://${ns.dataHost}:${world.user.port}`,
-          INVENTORY_SERVICE_URL: `http://${ns.dataHost}:${world.inventory.port}`,
-        },
-      }),
-      cluster.startNode("b"),
-    ]);
+    const placement = await placeInNetns(ns, cluster.servers());
+    await Promise.all([cluster.startNode("a", undefined, placement), cluster.startNode("b")]);
     tok = await token("partition");
-    sources = {
-      kafkaBrokers: env.kafkaBrokers.split(","),
-      orderEventsTopic: cluster.topics.orderEvents,
-      mongoUrl: cluster.mongoUrl,
-      payments: () => world.payment.ledger(),
-      reservations: () => world.inventory.reservations(),
-    };
   });
 
   after(async () => {
@@ -100,7 +70,7 @@ describe("chaos: a node cut from NATS but not from the store and Kafka", { skip,
         await sleep(CUT_MS);
         ns!.heal("nats");
       });
-      const verdict = await checkWhenSettled(sources, load.ids, 180_000);
+      const verdict = await checkWhenSettled(world.checkerSources, load.ids, 180_000);
       printVerdict(`partition run ${run + 1}`, verdict);
       table.push(verdictRow({ run: run + 1, fault: `NATS cut ${CUT_MS / 1000} s` }, verdict, load));
       // The next run starts with both nodes seeing each other again.

@@ -11,7 +11,7 @@
 // WRITE_FENCE=off runs the nodes unfenced (the table before the fence).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { type CheckerSources, checkWhenSettled, printVerdict } from "../helpers/checker";
+import { checkWhenSettled, printVerdict } from "../helpers/checker";
 import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
 import { token } from "../helpers/jwt";
@@ -29,7 +29,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("chaos: a node paused past its heartbeat, writes fenced", { skip, timeout: 3_600_000 }, () => {
   let world: World;
   let cluster: Cluster;
-  let sources: CheckerSources;
   let tok: string;
   const table: Record<string, unknown>[] = [];
 
@@ -46,13 +45,6 @@ describe("chaos: a node paused past its heartbeat, writes fenced", { skip, timeo
     cluster = world.cluster;
     await Promise.all([cluster.startNode("a"), cluster.startNode("b")]);
     tok = await token("pause");
-    sources = {
-      kafkaBrokers: env.kafkaBrokers.split(","),
-      orderEventsTopic: cluster.topics.orderEvents,
-      mongoUrl: cluster.mongoUrl,
-      payments: () => world.payment.ledger(),
-      reservations: () => world.inventory.reservations(),
-    };
   });
 
   after(async () => {
@@ -75,7 +67,7 @@ describe("chaos: a node paused past its heartbeat, writes fenced", { skip, timeo
         await sleep(pauseS * 1_000);
         a.process.kill("SIGCONT");
       });
-      const verdict = await checkWhenSettled(sources, load.ids, 180_000);
+      const verdict = await checkWhenSettled(world.checkerSources, load.ids, 180_000);
       printVerdict(`run ${run + 1}, ${name}`, verdict);
       table.push(verdictRow({ run: run + 1, pause: name }, verdict, load));
       // The next run starts with both nodes seeing each other again (A's view settles after a pause).

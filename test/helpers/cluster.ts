@@ -18,6 +18,8 @@ export interface NodeHandle {
   url: string;
   process: ChildProcess;
   env: Record<string, string>;
+  /** Where it runs when not on loopback; a restart (startNode again) runs it there again. */
+  placement?: Placement;
 }
 
 /** Where a node runs when not on this machine's loopback (a network namespace, test/helpers/netns.ts). */
@@ -28,6 +30,14 @@ export interface Placement {
   host: string;
   /** Environment overrides: server URLs as seen from there, BIND_ADDRESS. */
   env: Record<string, string>;
+}
+
+/** The servers a node reaches, as this machine sees them (comma lists for clusters). */
+export interface NodeServers extends InfraEnv {
+  /** The cluster's own database on the store (not the env file's). */
+  mongoUrl: string;
+  userServiceUrl: string;
+  inventoryServiceUrl: string;
 }
 
 export interface ClusterOptions {
@@ -94,6 +104,11 @@ export class Cluster {
     }
   }
 
+  servers(): NodeServers {
+    const { infra, userServiceUrl, inventoryServiceUrl } = this.options;
+    return { ...infra, mongoUrl: this.mongoUrl, userServiceUrl, inventoryServiceUrl };
+  }
+
   nodeEnv(name: string, port: number, services?: string): Record<string, string> {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
@@ -123,8 +138,10 @@ export class Cluster {
     return env;
   }
 
-  async startNode(name: string, services?: string, placement?: Placement): Promise<NodeHandle> {
+  /** Starts the node, or starts it again (same port, environment and placement) after kill(). */
+  async startNode(name: string, services?: string, where?: Placement): Promise<NodeHandle> {
     const existing = this.nodes.get(name);
+    const placement = where ?? existing?.placement;
     const port = existing?.port ?? nextPort++;
     const env = existing?.env ?? { ...this.nodeEnv(name, port, services), ...placement?.env };
     const log = createWriteStream(join(LOG_DIR, `${this.id}-${name}.log`), { flags: "a" });
@@ -138,7 +155,7 @@ export class Cluster {
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     const host = placement?.host ?? "127.0.0.1";
-    const handle: NodeHandle = { name, port, url: `http://${host}:${port}`, process: child, env };
+    const handle: NodeHandle = { name, port, url: `http://${host}:${port}`, process: child, env, placement };
     this.nodes.set(name, handle);
     if (!services || services.includes("api")) {
       await eventually(

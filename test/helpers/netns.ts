@@ -7,6 +7,7 @@
 // given /16, and destroy() removes it all.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
+import type { NodeServers, Placement } from "./cluster";
 import { type Forwarder, forward } from "./tcp-forward";
 
 const ROOT = join(__dirname, "..", "..");
@@ -122,5 +123,42 @@ export async function createNetns(prefix: string, net: string, slot: number): Pr
       ip("link", "set", links[pair][0]!, "up");
     },
     destroy,
+  };
+}
+
+const portOf = (url: string) => Number(new URL(url.includes("://") ? url : `tcp://${url}`).port);
+const withHost = (url: string, host: string) => {
+  const u = new URL(url);
+  u.hostname = host;
+  return u.toString().replace(/\/$/, "");
+};
+
+/**
+ * A node's place in `ns` (for Cluster.startNode, `servers` from Cluster.servers()): every NATS server of the list over the nats
+ * pair; the store, every Kafka broker and the HTTP simulators over the data pair. Kafka's metadata
+ * advertises every broker as 127.0.0.1:<its port>, so each broker's port is also forwarded from the
+ * namespace's loopback. NATS servers gossip their peers' 127.0.0.1 addresses as well: those stay
+ * unreachable in there (nothing forwards them), so the nats pair is the node's only way to NATS
+ * and cutting it cuts the node from the whole NATS cluster. Its gateway listens on every address
+ * and is reached from here at `dataInside`. Call once per namespace.
+ */
+export async function placeInNetns(ns: Netns, servers: NodeServers): Promise<Placement> {
+  const natsUrls = servers.natsUrl.split(",");
+  const kafkaPorts = servers.kafkaBrokers.split(",").map(portOf);
+  for (const url of natsUrls) await ns.expose("nats", portOf(url));
+  for (const url of [servers.mongoUrl, servers.userServiceUrl, servers.inventoryServiceUrl])
+    await ns.expose("data", portOf(url));
+  for (const port of kafkaPorts) await ns.expose("data", port);
+  await ns.loopbackInside(kafkaPorts);
+  return {
+    exec: ns.exec,
+    host: ns.dataInside,
+    env: {
+      BIND_ADDRESS: "0.0.0.0",
+      NATS_URL: natsUrls.map((url) => withHost(url, ns.natsHost)).join(","),
+      MONGO_URL: withHost(servers.mongoUrl, ns.dataHost),
+      USER_SERVICE_URL: withHost(servers.userServiceUrl, ns.dataHost),
+      INVENTORY_SERVICE_URL: withHost(servers.inventoryServiceUrl, ns.dataHost),
+    },
   };
 }

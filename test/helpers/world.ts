@@ -1,6 +1,7 @@
 // Everything outside the service, for tests and the benchmark on the real servers: the User and
 // Inventory simulators over HTTP, a Cluster of service nodes, its topics, and the payment
-// simulator on Kafka. One stop() takes it all down again.
+// simulator on Kafka, and where the independent checker reads them. One stop() takes it all down
+// again.
 import { KafkaChannel } from "../../lib/channel/kafka-channel";
 import type { RunningSimulator } from "../../simulators/http/http-simulator";
 import { type InventorySimulator, startInventoryService } from "../../simulators/http/inventory-service";
@@ -11,6 +12,7 @@ import {
   type PaymentSimulator,
 } from "../../simulators/payment/payment-simulator";
 import type { PaymentTracer } from "../../simulators/payment/tracing";
+import type { CheckerSources } from "./checker";
 import { Cluster, type ClusterOptions } from "./cluster";
 import type { InfraEnv } from "./env";
 
@@ -20,6 +22,8 @@ export interface World {
   inventory: InventorySimulator;
   payment: PaymentSimulator;
   paymentChannel: KafkaChannel;
+  /** What test/helpers/checker.ts reads for a verdict: the log, the store, the simulators' ledgers. */
+  checkerSources: CheckerSources;
   stop(): Promise<void>;
 }
 
@@ -56,6 +60,13 @@ export async function startWorld(
     inventory,
     payment,
     paymentChannel,
+    checkerSources: {
+      kafkaBrokers: infra.kafkaBrokers.split(","),
+      orderEventsTopic: cluster.topics.orderEvents,
+      mongoUrl: cluster.mongoUrl,
+      payments: () => payment.ledger(),
+      reservations: () => inventory.reservations(),
+    },
     async stop() {
       await cluster.stop();
       await payment.stop();
