@@ -84,7 +84,8 @@ const stateOf = (order: Order): PlaceOrderState => ({
 });
 
 export class SagaRuntime {
-  private readonly deadlines = new Map<string, NodeJS.Timeout>();
+  /** Armed deadlines: the timer and when it fires (ms since the epoch). */
+  private readonly deadlines = new Map<string, { timer: NodeJS.Timeout; dueMs: number }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private sweepTimer?: Periodic;
   private sweeping = false;
@@ -291,27 +292,30 @@ export class SagaRuntime {
       this.clearDeadline(order.id);
       return;
     }
-    // Due once published; until then, look again after a whole window (its mark re-arms it sooner).
+    // Due once published; until then, look again after a whole window. A timer already armed
+    // as early or earlier stays: when it fires, the order's own due time decides (not due yet:
+    // armed again for it), so the publication mark, which moves the due time a few ms later,
+    // costs no second timer.
     const due = paymentDueAt(order) ?? new Date(Date.now() + this.settings.paymentTimeoutMs).toISOString();
+    const armed = this.deadlines.get(order.id);
+    if (armed && armed.dueMs <= Date.parse(due) + 10) return;
     this.armDeadline(order.id, due, order.correlationId);
   }
 
   private armDeadline(orderId: string, due: string, correlationId: string, attempt = 0): void {
     if (!this.running) return;
     this.clearDeadline(orderId);
-    const timer = setTimeout(
-      () => {
-        this.deadlines.delete(orderId);
-        void this.enforceDeadline(orderId, correlationId, attempt);
-      },
-      Math.max(0, Date.parse(due) - Date.now()) + 10,
-    );
+    const dueMs = Math.max(Date.now(), Date.parse(due)) + 10;
+    const timer = setTimeout(() => {
+      this.deadlines.delete(orderId);
+      void this.enforceDeadline(orderId, correlationId, attempt);
+    }, dueMs - Date.now());
     timer.unref();
-    this.deadlines.set(orderId, timer);
+    this.deadlines.set(orderId, { timer, dueMs });
   }
 
   private clearDeadline(orderId: string): void {
-    clearTimeout(this.deadlines.get(orderId));
+    clearTimeout(this.deadlines.get(orderId)?.timer);
     this.deadlines.delete(orderId);
   }
 
@@ -496,7 +500,7 @@ export class SagaRuntime {
   stop(): void {
     this.running = false;
     this.sweepTimer?.stop();
-    for (const timer of this.deadlines.values()) clearTimeout(timer);
+    for (const { timer } of this.deadlines.values()) clearTimeout(timer);
     this.deadlines.clear();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();

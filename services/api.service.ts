@@ -65,6 +65,7 @@ export const DRAINING_EVENT = "node.draining";
 export function apiService(
   config: Config,
 ): ServiceSchema<Record<string, unknown>, ApiMethods & Record<string, never>, ApiVars> {
+  const verbose = config.logLevel === "debug" || config.logLevel === "trace";
   return {
     name: "api",
     mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
@@ -81,8 +82,10 @@ export function apiService(
       rootCallOptions(options: { requestID?: string }) {
         options.requestID = undefined;
       },
-      logRequest: "debug",
-      logResponse: "debug",
+      // Only when debug logs are on: moleculer-web builds the colored response line even when the
+      // logger drops it (a few µs and strings per request).
+      logRequest: verbose ? "debug" : null,
+      logResponse: verbose ? "debug" : null,
       use: [methodGuard({ "/": PROBE_ALIASES, "/api/v1": V1_ALIASES })],
       routes: [
         {

@@ -7,6 +7,7 @@ import { isRaw, rawOf, stringView } from "./raw";
 import type {
   Channel,
   ChannelHealth,
+  ChannelMessage,
   MessageHandler,
   OutgoingMessage,
   RawHeader,
@@ -47,6 +48,8 @@ export class MemoryChannel implements Channel {
   readonly kind = "memory" as const;
   private readonly topics = new Map<string, Partition[]>();
   private readonly groups = new Map<string, GroupCursor>();
+  /** Each record's string view, decoded once for all the groups that read it (frozen: shared). */
+  private readonly views = new WeakMap<RawRecord, ChannelMessage>();
   private connected = false;
 
   async connect(): Promise<void> {
@@ -141,7 +144,7 @@ export class MemoryChannel implements Channel {
     cursor.running[p] = true;
     const received = slice.map(
       (raw, i): ReceivedMessage => ({
-        ...stringView(raw),
+        ...this.viewOf(raw),
         raw,
         topic: cursor.topic,
         partition: p,
@@ -164,6 +167,16 @@ export class MemoryChannel implements Channel {
     })();
     cursor.inFlight.add(run);
     void run.finally(() => cursor.inFlight.delete(run));
+  }
+
+  private viewOf(raw: RawRecord): ChannelMessage {
+    let view = this.views.get(raw);
+    if (!view) {
+      view = stringView(raw);
+      Object.freeze(view.headers);
+      this.views.set(raw, view);
+    }
+    return view;
   }
 
   /** Drops the prefix every group has consumed, so long runs keep memory flat. */
@@ -191,7 +204,7 @@ export class MemoryChannel implements Channel {
     const out: ReceivedMessage[] = [];
     this.topic(topic).forEach((partition, p) => {
       partition.log.forEach((raw, i) => {
-        out.push({ ...stringView(raw), raw, topic, partition: p, offset: String(partition.base + i) });
+        out.push({ ...this.viewOf(raw), raw, topic, partition: p, offset: String(partition.base + i) });
       });
     });
     return out.slice(0, limit);
