@@ -40,6 +40,12 @@ interface GroupCursor {
   inFlight: Set<Promise<void>>;
 }
 
+function wellFormed({ key, value, headers }: ChannelMessage): boolean {
+  if (!key.isWellFormed() || !value.isWellFormed()) return false;
+  for (const name in headers) if (!headers[name]!.isWellFormed()) return false;
+  return true;
+}
+
 export function partitionOf(key: string, partitions = PARTITIONS): number {
   return createHash("md5").update(key).digest().readUInt32BE(0) % partitions;
 }
@@ -77,7 +83,12 @@ export class MemoryChannel implements Channel {
             headers: message.raw.headers.map(([name, value]): RawHeader => [name, Buffer.from(value)]),
           }
         : rawOf(message);
-      partitions[partitionOf(raw.key?.toString("utf8") ?? "")]!.log.push(raw);
+      // Well-formed strings read back from their UTF-8 bytes as themselves: no need to decode.
+      if (!isRaw(message) && wellFormed(message)) {
+        this.views.set(raw, { ...message, headers: Object.freeze({ ...message.headers }) });
+      }
+      const key = isRaw(message) ? (raw.key?.toString("utf8") ?? "") : message.key;
+      partitions[partitionOf(key)]!.log.push(raw);
     }
     // Delivery is asynchronous, never inside publish.
     setImmediate(() => this.pumpTopic(topic));
