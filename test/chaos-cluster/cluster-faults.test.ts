@@ -16,19 +16,17 @@
 // Not part of `scripts/test.sh`'s default run (it needs the clustered servers and ~6 minutes):
 // `npm run chaos:cluster` starts them (INFRA_KAFKA_BROKERS=3 INFRA_NATS_NODES=3) and runs it.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { checkWhenSettled, printVerdict, readOrderEvents } from "../helpers/checker";
 import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
 import { call, eventually } from "../helpers/http";
+import { infra } from "../helpers/infra-script";
 import { token } from "../helpers/jwt";
 import { canMakeNetns, createNetns, type Netns, placeInNetns } from "../helpers/netns";
 import { type LoadResult, orderLags, placeOrders, verdictRow } from "../helpers/order-load";
 import { startWorld, type World } from "../helpers/world";
 
-const ROOT = join(__dirname, "..", "..");
 const found = infraEnv();
 const env = "skip" in found ? undefined : found;
 const clustered =
@@ -65,12 +63,6 @@ const NETNS_NET = process.env.NETNS_NET ?? "10.232";
  */
 const HELD_UP_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const infra = (...args: string[]): string =>
-  execFileSync("bash", [join(ROOT, "scripts", "infra.sh"), ...args], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  }).trim();
 
 describe("chaos on the cluster: 3 Kafka brokers, 3 NATS servers, 3 service nodes", {
   skip,

@@ -14,7 +14,13 @@ export function restartSkip(env: InfraEnv | { skip: string }): string | false {
     : false;
 }
 
-/** `scripts/infra.sh ARGS…` (stop kafka, start ferretdb, …), silently; throws if it fails. */
-export function infra(...args: string[]): void {
-  execFileSync("bash", [join(ROOT, "scripts", "infra.sh"), ...args], { stdio: "ignore" });
+/**
+ * `scripts/infra.sh ARGS…` (stop kafka, start ferretdb, leader TOPIC 0, …): what it printed,
+ * trimmed; throws with its error output if it fails.
+ */
+export function infra(...args: string[]): string {
+  return execFileSync("bash", [join(ROOT, "scripts", "infra.sh"), ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
 }
