@@ -25,8 +25,19 @@ const DELIVERY_CONCURRENCY = 64;
 interface Partition {
   /** Offset of log[0]; the prefix below it was trimmed after every group consumed it. */
   base: number;
-  /** Bytes, as Kafka keeps them: both channels hand handlers the same views of the same bytes. */
-  log: RawRecord[];
+  log: LogEntry[];
+}
+
+/**
+ * A record as Kafka would keep it: its bytes, and the string view every group reads. A message
+ * published as well-formed strings keeps the strings (its UTF-8 bytes decode to exactly them) and
+ * makes its bytes only when a reader asks for them: most readers never do, and thousands of small
+ * buffers per second are what the garbage collector pays most for. Anything else keeps its bytes
+ * and decodes them once.
+ */
+interface LogEntry {
+  raw?: RawRecord;
+  view?: ChannelMessage;
 }
 
 interface GroupCursor {
@@ -46,6 +57,32 @@ function wellFormed({ key, value, headers }: ChannelMessage): boolean {
   return true;
 }
 
+/** The view, decoded from the bytes the first time it is asked for (frozen: groups share it). */
+function viewOf(entry: LogEntry): ChannelMessage {
+  if (!entry.view) {
+    const view = stringView(entry.raw!);
+    Object.freeze(view.headers);
+    entry.view = view;
+  }
+  return entry.view;
+}
+
+function receivedOf(entry: LogEntry, topic: string, partition: number, offset: number): ReceivedMessage {
+  const { key, value, headers } = viewOf(entry);
+  return {
+    key,
+    value,
+    headers,
+    topic,
+    partition,
+    offset: String(offset),
+    get raw() {
+      entry.raw ??= rawOf(entry.view!);
+      return entry.raw;
+    },
+  };
+}
+
 export function partitionOf(key: string, partitions = PARTITIONS): number {
   return createHash("md5").update(key).digest().readUInt32BE(0) % partitions;
 }
@@ -54,8 +91,6 @@ export class MemoryChannel implements Channel {
   readonly kind = "memory" as const;
   private readonly topics = new Map<string, Partition[]>();
   private readonly groups = new Map<string, GroupCursor>();
-  /** Each record's string view, decoded once for all the groups that read it (frozen: shared). */
-  private readonly views = new WeakMap<RawRecord, ChannelMessage>();
   private connected = false;
 
   async connect(): Promise<void> {
@@ -75,20 +110,23 @@ export class MemoryChannel implements Channel {
     if (!this.connected) throw new Error("memory channel is disconnected");
     const partitions = this.topic(topic);
     for (const message of messages) {
-      // Someone's bytes are copied: the publisher may reuse its buffers.
-      const raw = isRaw(message)
-        ? {
-            key: message.raw.key && Buffer.from(message.raw.key),
-            value: message.raw.value && Buffer.from(message.raw.value),
-            headers: message.raw.headers.map(([name, value]): RawHeader => [name, Buffer.from(value)]),
-          }
-        : rawOf(message);
-      // Well-formed strings read back from their UTF-8 bytes as themselves: no need to decode.
-      if (!isRaw(message) && wellFormed(message)) {
-        this.views.set(raw, { ...message, headers: Object.freeze({ ...message.headers }) });
+      let entry: LogEntry;
+      if (isRaw(message)) {
+        // Someone's bytes are copied: the publisher may reuse its buffers.
+        const { key, value, headers } = message.raw;
+        entry = {
+          raw: {
+            key: key && Buffer.from(key),
+            value: value && Buffer.from(value),
+            headers: headers.map(([name, bytes]): RawHeader => [name, Buffer.from(bytes)]),
+          },
+        };
+      } else if (wellFormed(message)) {
+        entry = { view: { ...message, headers: Object.freeze({ ...message.headers }) } };
+      } else {
+        entry = { raw: rawOf(message) };
       }
-      const key = isRaw(message) ? (raw.key?.toString("utf8") ?? "") : message.key;
-      partitions[partitionOf(key)]!.log.push(raw);
+      partitions[partitionOf(viewOf(entry).key)]!.log.push(entry);
     }
     // Delivery is asynchronous, never inside publish.
     setImmediate(() => this.pumpTopic(topic));
@@ -153,15 +191,7 @@ export class MemoryChannel implements Channel {
     const handler = cursor.handlers[p % cursor.handlers.length];
     if (!handler) return;
     cursor.running[p] = true;
-    const received = slice.map(
-      (raw, i): ReceivedMessage => ({
-        ...this.viewOf(raw),
-        raw,
-        topic: cursor.topic,
-        partition: p,
-        offset: String(from + i),
-      }),
-    );
+    const received = slice.map((entry, i) => receivedOf(entry, cursor.topic, p, from + i));
     const run = (async () => {
       const handled = await deliverByKey(received, handler, {
         concurrency: DELIVERY_CONCURRENCY,
@@ -178,16 +208,6 @@ export class MemoryChannel implements Channel {
     })();
     cursor.inFlight.add(run);
     void run.finally(() => cursor.inFlight.delete(run));
-  }
-
-  private viewOf(raw: RawRecord): ChannelMessage {
-    let view = this.views.get(raw);
-    if (!view) {
-      view = stringView(raw);
-      Object.freeze(view.headers);
-      this.views.set(raw, view);
-    }
-    return view;
   }
 
   /** Drops the prefix every group has consumed, so long runs keep memory flat. */
@@ -214,8 +234,8 @@ export class MemoryChannel implements Channel {
   async readTopic(topic: string, limit: number): Promise<ReceivedMessage[]> {
     const out: ReceivedMessage[] = [];
     this.topic(topic).forEach((partition, p) => {
-      partition.log.forEach((raw, i) => {
-        out.push({ ...this.viewOf(raw), raw, topic, partition: p, offset: String(partition.base + i) });
+      partition.log.forEach((entry, i) => {
+        out.push(receivedOf(entry, topic, p, partition.base + i));
       });
     });
     return out.slice(0, limit);

@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MemoryChannel } from "../../lib/channel/memory-channel";
-import type { ChannelMessage, ReceivedMessage } from "../../lib/channel/types";
+import type { OutgoingMessage, ReceivedMessage } from "../../lib/channel/types";
 
-async function roundTrip(message: ChannelMessage, groups = 2): Promise<ReceivedMessage[]> {
+async function roundTrip(message: OutgoingMessage, groups = 2): Promise<ReceivedMessage[]> {
   const channel = new MemoryChannel();
   await channel.connect();
   const got: ReceivedMessage[] = [];
@@ -51,5 +51,24 @@ describe("memory channel: the string view of a message", () => {
         (m.headers as Record<string, string>)["event-type"] = "changed";
       });
     }
+  });
+
+  test("someone's bytes stay their bytes (not UTF-8, a repeated header); the view decodes them", async () => {
+    const raw = {
+      key: Buffer.from("k"),
+      value: Buffer.from([0xff, 0x41]),
+      headers: [
+        ["a", Buffer.from([0xc3])],
+        ["a", Buffer.from("second")],
+      ] as [string, Buffer][],
+    };
+    const [m] = await roundTrip({ raw }, 1);
+    assert.deepEqual(m!.raw.value, raw.value);
+    assert.deepEqual(
+      m!.raw.headers.map(([n, v]) => [n, [...v]]),
+      raw.headers.map(([n, v]) => [n, [...v]]),
+    );
+    assert.equal(m!.value, "\uFFFDA");
+    assert.equal(m!.headers.a, "second");
   });
 });
