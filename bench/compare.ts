@@ -1,4 +1,4 @@
-// `npm run bench:compare -- <git revision> [--rounds N] [--seconds N] [--concurrency N]`
+// `npm run bench:compare -- <git revision> [<second revision>] [--rounds N] [--seconds N] [--concurrency N]`
 // Is this checkout's embedded service slower than an earlier revision's? Both run the same
 // measurement code (this checkout's bench/load.ts and bench/saga.ts): a fresh process per
 // measurement places orders at a fixed concurrency for N seconds after a warm-up, and reports
@@ -127,14 +127,21 @@ async function main(): Promise<void> {
     const i = args.indexOf(`--${name}`);
     return i >= 0 ? Number(args[i + 1]) : fallback;
   };
-  const rev = args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
-  if (!rev) throw new Error("usage: npm run bench:compare -- <git revision> [--rounds N] [--seconds N]");
+  const revs = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
+  const [rev, against] = revs;
+  if (!rev || revs.length > 2)
+    throw new Error(
+      "usage: npm run bench:compare -- <git revision> [<revision instead of this checkout>] [--rounds N] [--seconds N]",
+    );
   const rounds = option("rounds", 3);
   const seconds = option("seconds", 8);
   const concurrency = option("concurrency", 32);
   const head = execFileSync("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
   const base = checkoutOf(rev);
-  const sides = { [`this checkout (${head})`]: ROOT, [rev]: base.dir };
+  const other = against ? checkoutOf(against) : undefined;
+  const sides = other
+    ? { [against!]: other.dir, [rev]: base.dir }
+    : { [`this checkout (${head})`]: ROOT, [rev]: base.dir };
   const results: Record<string, Measured[]> = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
   try {
     const [a, b] = Object.keys(sides) as [string, string];
@@ -156,13 +163,14 @@ async function main(): Promise<void> {
       const xs = ms.map((m) => m.cpuUsPerOrder);
       return `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
     };
-    console.log(`\nratios, this checkout ÷ ${rev} (means of ${rounds} runs each)`);
+    console.log(`\nratios, ${a} ÷ ${rev} (means of ${rounds} runs each)`);
     console.log(`  completed orders/s            ${rate.toFixed(2)}`);
     console.log(
       `  CPU per completed order       ${cpu.toFixed(2)}   (µs: ${spread(ours)} vs ${spread(theirs)})`,
     );
   } finally {
     base.remove();
+    other?.remove();
   }
 }
 
