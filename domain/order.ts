@@ -260,21 +260,22 @@ export function enforceDeadline(order: Order, source: EventSource): Decision {
 }
 
 /** The order as a client may see it: no ledger, no internal bookkeeping. */
-export interface OrderView {
-  id: string;
-  userId: string;
-  items: OrderItem[];
-  total: number;
-  currency: string;
-  status: OrderStatus;
-  reason?: string;
-  version: number;
-  history: Transition[];
-  userVerified: boolean;
-  paymentDeadline: string;
-  createdAt: string;
-  updatedAt: string;
-}
+export type OrderView = Pick<
+  Order,
+  | "id"
+  | "userId"
+  | "items"
+  | "total"
+  | "currency"
+  | "status"
+  | "reason"
+  | "version"
+  | "history"
+  | "userVerified"
+  | "paymentDeadline"
+  | "createdAt"
+  | "updatedAt"
+>;
 
 export function toView(order: Order): OrderView {
   const view: OrderView = {

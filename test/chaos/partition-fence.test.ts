@@ -13,7 +13,7 @@ import { infraEnv } from "../helpers/env";
 import { token } from "../helpers/jwt";
 import { canMakeNetns, createNetns, type Netns, placeInNetns } from "../helpers/netns";
 import { placeOrders, verdictRow } from "../helpers/order-load";
-import { startWorld, type World } from "../helpers/world";
+import { startFenceWorld, type World } from "../helpers/world";
 
 const env = infraEnv();
 const noNetns = canMakeNetns();
@@ -38,14 +38,7 @@ describe("chaos: a node cut from NATS but not from the store and Kafka", { skip,
 
   before(async () => {
     if ("skip" in env) return;
-    world = await startWorld(
-      env,
-      { failureRate: 0, failCents: [13], latencyMs: 2_000, latencyMaxMs: 6_000 },
-      {
-        paymentTimeoutMs: 4_000,
-        extraEnv: { LOG_LEVEL: "warn", WRITE_FENCE: process.env.WRITE_FENCE ?? "on" },
-      },
-    );
+    world = await startFenceWorld(env);
     cluster = world.cluster;
     ns = await createNetns(NETNS_PREFIX, NETNS_NET, Math.floor(Math.random() * 60));
     const placement = await placeInNetns(ns, cluster.servers());

@@ -16,7 +16,7 @@ import type { Cluster } from "../helpers/cluster";
 import { infraEnv } from "../helpers/env";
 import { token } from "../helpers/jwt";
 import { placeOrders, verdictRow } from "../helpers/order-load";
-import { startWorld, type World } from "../helpers/world";
+import { startFenceWorld, type World } from "../helpers/world";
 
 const env = infraEnv();
 const skip = "skip" in env ? env.skip : false;
@@ -34,14 +34,7 @@ describe("chaos: a node paused past its heartbeat, writes fenced", { skip, timeo
 
   before(async () => {
     if ("skip" in env) return;
-    world = await startWorld(
-      env,
-      { failureRate: 0, failCents: [13], latencyMs: 2_000, latencyMaxMs: 6_000 },
-      {
-        paymentTimeoutMs: 4_000,
-        extraEnv: { LOG_LEVEL: "warn", WRITE_FENCE: process.env.WRITE_FENCE ?? "on" },
-      },
-    );
+    world = await startFenceWorld(env);
     cluster = world.cluster;
     await Promise.all([cluster.startNode("a"), cluster.startNode("b")]);
     tok = await token("pause");

@@ -77,3 +77,19 @@ export async function startWorld(
     },
   };
 }
+
+/**
+ * The fence experiments' world (pause-fence, partition-fence): payments answered after 2–6 s
+ * against a 4 s deadline, so many arrive while a node's view of its orders is in doubt; the fence
+ * as WRITE_FENCE says (on unless "off", for the table without it).
+ */
+export function startFenceWorld(infra: InfraEnv): Promise<World> {
+  return startWorld(
+    infra,
+    { failureRate: 0, failCents: [13], latencyMs: 2_000, latencyMaxMs: 6_000 },
+    {
+      paymentTimeoutMs: 4_000,
+      extraEnv: { LOG_LEVEL: "warn", WRITE_FENCE: process.env.WRITE_FENCE ?? "on" },
+    },
+  );
+}
