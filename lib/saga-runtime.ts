@@ -83,6 +83,9 @@ const stateOf = (order: Order): PlaceOrderState => ({
   userVerified: order.userVerified,
 });
 
+/** When a deadline's timer fires: just after it is due (at once if it is past). */
+const firesAt = (due: string): number => Math.max(Date.now(), Date.parse(due)) + 10;
+
 export class SagaRuntime {
   /** Armed deadlines: the timer and when it fires (ms since the epoch). */
   private readonly deadlines = new Map<string, { timer: NodeJS.Timeout; dueMs: number }>();
@@ -298,14 +301,14 @@ export class SagaRuntime {
     // costs no second timer.
     const due = paymentDueAt(order) ?? new Date(Date.now() + this.settings.paymentTimeoutMs).toISOString();
     const armed = this.deadlines.get(order.id);
-    if (armed && armed.dueMs <= Date.parse(due) + 10) return;
+    if (armed && armed.dueMs <= firesAt(due)) return;
     this.armDeadline(order.id, due, order.correlationId);
   }
 
   private armDeadline(orderId: string, due: string, correlationId: string, attempt = 0): void {
     if (!this.running) return;
     this.clearDeadline(orderId);
-    const dueMs = Math.max(Date.now(), Date.parse(due)) + 10;
+    const dueMs = firesAt(due);
     const timer = setTimeout(() => {
       this.deadlines.delete(orderId);
       void this.enforceDeadline(orderId, correlationId, attempt);

@@ -3,7 +3,7 @@
 // resolved, redelivery of a rejected message, retention until every known group consumed it.
 import { createHash } from "node:crypto";
 import { deliverByKey } from "./deliver";
-import { isRaw, rawOf, stringView } from "./raw";
+import { isRaw, rawOf, stringView, viewOfStrings } from "./raw";
 import type {
   Channel,
   ChannelHealth,
@@ -49,12 +49,6 @@ interface GroupCursor {
   running: boolean[];
   stopped: boolean;
   inFlight: Set<Promise<void>>;
-}
-
-function wellFormed({ key, value, headers }: ChannelMessage): boolean {
-  if (!key.isWellFormed() || !value.isWellFormed()) return false;
-  for (const name in headers) if (!headers[name]!.isWellFormed()) return false;
-  return true;
 }
 
 /** The view, decoded from the bytes the first time it is asked for (frozen: groups share it). */
@@ -121,10 +115,10 @@ export class MemoryChannel implements Channel {
             headers: headers.map(([name, bytes]): RawHeader => [name, Buffer.from(bytes)]),
           },
         };
-      } else if (wellFormed(message)) {
-        entry = { view: { ...message, headers: Object.freeze({ ...message.headers }) } };
       } else {
-        entry = { raw: rawOf(message) };
+        const view = viewOfStrings(message);
+        if (view) Object.freeze(view.headers);
+        entry = view ? { view } : { raw: rawOf(message) };
       }
       partitions[partitionOf(viewOf(entry).key)]!.log.push(entry);
     }

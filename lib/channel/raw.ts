@@ -29,6 +29,18 @@ export function stringView(raw: RawRecord): ChannelMessage {
   };
 }
 
+/**
+ * Our own message's view without going through its bytes: stringView(rawOf(message)) is the
+ * message itself when every string is well-formed UTF-16 (a lone surrogate would be encoded as
+ * U+FFFD). Undefined when one is not: then only the bytes tell.
+ */
+export function viewOfStrings(message: ChannelMessage): ChannelMessage | undefined {
+  const { key, value, headers } = message;
+  if (!key.isWellFormed() || !value.isWellFormed()) return undefined;
+  for (const name in headers) if (!headers[name]!.isWellFormed()) return undefined;
+  return { key, value, headers: { ...headers } };
+}
+
 /** kafkajs' decoded headers (repeats as arrays) → the list, in the order kafkajs kept. */
 export function headersFromKafka(headers: IHeaders | undefined): RawHeader[] {
   const out: RawHeader[] = [];
